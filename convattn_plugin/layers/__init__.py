@@ -1,0 +1,25 @@
+"""Attention kinds in pure torch, one per file, and the registry that builds them.
+
+Nothing here imports timm, mmengine, mmcv or mmpretrain: the adapters that register
+these kinds into those frameworks live elsewhere in the package.
+"""
+from .attention_ops import dot_product_attention
+from .helpers import AttentionModule, GateBatchNorm2d, check_channels, reduced_channels
+from .registry import (
+    AttentionInfo, create_attn, get_attn, get_attn_info, list_attentions, register_attention,
+)
+
+# Importing each kind's module registers it.
+from .bam import BottleneckAttention
+from .cbam import CBAM, SpatialGate
+from .convgate import ConvGate
+from .coord import CoordAttention
+from .dualattn import DualAttention
+from .eca import EfficientChannelAttn
+from .gc import GlobalContext
+from .localattn import LocalAttention
+from .non_local import NonLocal2d
+from .se import SqueezeExcite
+from .selfattn import SelfAttention2d
+from .simam import SimAM
+from .triplet import TripletAttention

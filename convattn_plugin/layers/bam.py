@@ -1,0 +1,67 @@
+"""Bottleneck Attention Module.
+
+Park, Woo, Lee, Kweon, "BAM: Bottleneck Attention Module", BMVC 2018,
+arXiv:1807.06514. ``F' = F + F * sigmoid(Mc(F) + Ms(F))`` where the channel branch
+``Mc`` is an MLP over the average-pooled descriptor (C -> C/r -> C, BN, ReLU) and the
+spatial branch ``Ms`` is 1x1 reduce (C -> C/r), two dilated 3x3 convolutions and a
+1x1 projection to one map, with BN and ReLU between. Defaults: r = 16, dilation 4.
+"""
+from __future__ import annotations
+
+from typing import Optional, Type
+
+import torch
+import torch.nn as nn
+
+from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
+from .registry import register_attention
+
+
+@register_attention('bam', paper='BAM (Park et al., BMVC 2018)', arxiv='1807.06514')
+class BottleneckAttention(AttentionModule):
+    """Residual gate from the sum of a channel and a spatial branch.
+
+    Args:
+        channels: Input and output channels.
+        rd_ratio: Bottleneck width of both branches as a fraction of ``channels`` (1/r).
+        rd_channels: Bottleneck width, overrides ``rd_ratio``.
+        dilation: Dilation of the spatial branch's 3x3 convolutions.
+        num_dilated_convs: How many dilated 3x3 convolutions the spatial branch has.
+        act_layer: Activation inside both branches.
+    """
+
+    def __init__(
+            self,
+            channels: int,
+            rd_ratio: float = 1 / 16,
+            rd_channels: Optional[int] = None,
+            dilation: int = 4,
+            num_dilated_convs: int = 2,
+            act_layer: Type[nn.Module] = nn.ReLU,
+            device=None,
+            dtype=None,
+    ) -> None:
+        super().__init__(channels)
+        dd = dict(device=device, dtype=dtype)
+        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        self.channel_branch = nn.Sequential(
+            nn.Conv2d(channels, rd, 1, **dd),
+            GateBatchNorm2d(rd, **dd),
+            act_layer(inplace=True),
+            nn.Conv2d(rd, channels, 1, **dd),
+        )
+        spatial = [nn.Conv2d(channels, rd, 1, **dd), GateBatchNorm2d(rd, **dd), act_layer(inplace=True)]
+        for _ in range(num_dilated_convs):
+            spatial += [
+                nn.Conv2d(rd, rd, 3, padding=dilation, dilation=dilation, **dd),
+                GateBatchNorm2d(rd, **dd),
+                act_layer(inplace=True),
+            ]
+        spatial += [nn.Conv2d(rd, 1, 1, **dd)]
+        self.spatial_branch = nn.Sequential(*spatial)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        attn = self.gate(self.channel_branch(x.mean((2, 3), keepdim=True)) + self.spatial_branch(x))
+        return x + x * attn

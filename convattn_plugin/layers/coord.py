@@ -1,0 +1,60 @@
+"""Coordinate Attention.
+
+Hou, Zhou, Feng, "Coordinate Attention for Efficient Mobile Network Design",
+CVPR 2021, arXiv:2103.02907. Average pooling along each spatial axis keeps position
+along the other; both strips share a 1x1 conv (C -> max(8, C/r)), BN and h-swish, then
+split into a height gate and a width gate. Defaults: r = 32, at least 8 channels.
+"""
+from __future__ import annotations
+
+from typing import Optional, Type
+
+import torch
+import torch.nn as nn
+
+from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
+from .registry import register_attention
+
+
+@register_attention('coord', paper='Coordinate Attention (Hou et al., CVPR 2021)', arxiv='2103.02907')
+class CoordAttention(AttentionModule):
+    """``x * gate_h(x) * gate_w(x)`` from direction-aware pooled strips.
+
+    Args:
+        channels: Input and output channels.
+        rd_ratio: Shared bottleneck width as a fraction of ``channels`` (1/r).
+        rd_channels: Bottleneck width, overrides ``rd_ratio``.
+        min_rd_channels: Lower bound on the bottleneck width (the paper's 8).
+        act_layer: Activation after the shared convolution.
+    """
+
+    def __init__(
+            self,
+            channels: int,
+            rd_ratio: float = 1 / 32,
+            rd_channels: Optional[int] = None,
+            min_rd_channels: int = 8,
+            act_layer: Type[nn.Module] = nn.Hardswish,
+            device=None,
+            dtype=None,
+    ) -> None:
+        super().__init__(channels)
+        dd = dict(device=device, dtype=dtype)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, min_channels=min_rd_channels)
+        self.conv1 = nn.Conv2d(channels, rd, 1, **dd)
+        self.bn1 = GateBatchNorm2d(rd, **dd)
+        self.act = act_layer()
+        self.conv_h = nn.Conv2d(rd, channels, 1, **dd)
+        self.conv_w = nn.Conv2d(rd, channels, 1, **dd)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        h, w = x.shape[2:]
+        strip_h = x.mean(3, keepdim=True)                      # N, C, H, 1
+        strip_w = x.mean(2, keepdim=True).transpose(2, 3)      # N, C, W, 1
+        y = self.act(self.bn1(self.conv1(torch.cat([strip_h, strip_w], dim=2))))
+        y_h, y_w = torch.split(y, [h, w], dim=2)
+        gate_h = self.gate(self.conv_h(y_h))                   # N, C, H, 1
+        gate_w = self.gate(self.conv_w(y_w.transpose(2, 3)))   # N, C, 1, W
+        return x * gate_h * gate_w

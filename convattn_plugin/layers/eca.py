@@ -1,0 +1,59 @@
+"""Efficient Channel Attention.
+
+Wang, Wu, Zhu, Li, Zuo, Hu, "ECA-Net: Efficient Channel Attention for Deep
+Convolutional Neural Networks", CVPR 2020, arXiv:1910.03151. A 1-D convolution across
+the pooled channel descriptor replaces SE's bottleneck; its kernel size adapts to the
+channel count: ``k = |log2(C) / gamma + b / gamma|`` rounded to the nearest odd number
+above, with ``gamma = 2, b = 1``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .helpers import AttentionModule
+from .registry import register_attention
+
+
+def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:
+    """The paper's adaptive kernel size (odd, at least 1)."""
+    t = int(abs(math.log2(channels) / gamma + beta / gamma))
+    return t if t % 2 else t + 1
+
+
+@register_attention('eca', paper='ECA-Net (Wang et al., CVPR 2020)', arxiv='1910.03151')
+class EfficientChannelAttn(AttentionModule):
+    """Channel gate from a 1-D convolution over the average-pooled channels.
+
+    Args:
+        channels: Input and output channels.
+        kernel_size: Fixed 1-D kernel size; ``None`` uses the adaptive rule.
+        gamma: ``gamma`` of the adaptive rule.
+        beta: ``b`` of the adaptive rule.
+    """
+
+    def __init__(
+            self,
+            channels: int,
+            kernel_size: Optional[int] = None,
+            gamma: float = 2,
+            beta: float = 1,
+            device=None,
+            dtype=None,
+    ) -> None:
+        super().__init__(channels)
+        if kernel_size is None:
+            kernel_size = eca_kernel_size(channels, gamma, beta)
+        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f'EfficientChannelAttn: kernel_size must be a positive odd int, got {kernel_size!r}')
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False, device=device, dtype=dtype)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        n, c = x.shape[:2]
+        y = self.conv(x.mean((2, 3)).view(n, 1, c))
+        return x * self.gate(y).view(n, c, 1, 1)

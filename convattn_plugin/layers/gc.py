@@ -1,0 +1,61 @@
+"""Global Context block.
+
+Cao, Xu, Lin, Wei, Hu, "GCNet: Non-local Networks Meet Squeeze-Excitation Networks and
+Beyond", ICCVW 2019, arXiv:1904.11492. Attention pooling over positions
+(``softmax(conv1x1(x))``, one query-independent map) gives a global context vector; a
+bottleneck transform (C -> C/r, LayerNorm, ReLU, -> C) is added to every position.
+Defaults: r = 16, the last convolution initialised to zero (identity at start).
+"""
+from __future__ import annotations
+
+from typing import Optional, Type
+
+import torch
+import torch.nn as nn
+
+from .helpers import AttentionModule, reduced_channels
+from .registry import register_attention
+
+
+@register_attention('gc', paper='GCNet global context block (Cao et al., ICCVW 2019)', arxiv='1904.11492')
+class GlobalContext(AttentionModule):
+    """``x + transform(sum_j softmax(conv(x))_j x_j)``.
+
+    Args:
+        channels: Input and output channels.
+        rd_ratio: Bottleneck width as a fraction of ``channels`` (1/r).
+        rd_channels: Bottleneck width, overrides ``rd_ratio``.
+        act_layer: Activation inside the bottleneck.
+    """
+
+    def __init__(
+            self,
+            channels: int,
+            rd_ratio: float = 1 / 16,
+            rd_channels: Optional[int] = None,
+            act_layer: Type[nn.Module] = nn.ReLU,
+            device=None,
+            dtype=None,
+    ) -> None:
+        super().__init__(channels)
+        dd = dict(device=device, dtype=dtype)
+        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        self.conv_attn = nn.Conv2d(channels, 1, 1, **dd)
+        self.transform = nn.Sequential(
+            nn.Conv2d(channels, rd, 1, **dd),
+            nn.LayerNorm([rd, 1, 1], **dd),
+            act_layer(inplace=True),
+            nn.Conv2d(rd, channels, 1, **dd),
+        )
+        nn.init.zeros_(self.transform[-1].weight)
+        nn.init.zeros_(self.transform[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        n, c, h, w = x.shape
+        logits = self.conv_attn(x).reshape(n, 1, h * w)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            weights = torch.softmax(logits.float(), dim=-1)
+        weights = weights.to(x.dtype)
+        context = torch.matmul(x.reshape(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
+        return x + self.transform(context)

@@ -1,0 +1,64 @@
+"""Non-local block, embedded Gaussian form.
+
+Wang, Girshick, Gupta, He, "Non-local Neural Networks", CVPR 2018, arXiv:1711.07971.
+``z = x + BN(W_z y)``, ``y = softmax(theta(x)^T phi(x)) g(x)`` with theta, phi and g
+1x1 projections to C/2 channels. The BN after ``W_z`` starts with zero scale so a new
+block is the identity (the paper's initialisation). ``sub_sample`` max-pools phi and g
+by 2, the paper's cheaper variant.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .attention_ops import dot_product_attention
+from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
+from .registry import register_attention
+
+
+@register_attention('nonlocal', paper='Non-local block, embedded Gaussian (Wang et al., CVPR 2018)',
+                    arxiv='1711.07971', quadratic=True)
+class NonLocal2d(AttentionModule):
+    """Embedded-Gaussian non-local block with a zero-initialised residual.
+
+    Args:
+        channels: Input and output channels.
+        rd_ratio: Width of theta, phi and g as a fraction of ``channels`` (1/2).
+        rd_channels: That width, overrides ``rd_ratio``.
+        sub_sample: Max-pool phi and g by 2 (needs H, W >= 2).
+        use_sdpa: Use ``scaled_dot_product_attention``; ``False`` spells the formula out.
+    """
+
+    def __init__(
+            self,
+            channels: int,
+            rd_ratio: float = 1 / 2,
+            rd_channels: Optional[int] = None,
+            sub_sample: bool = False,
+            use_sdpa: bool = True,
+            device=None,
+            dtype=None,
+    ) -> None:
+        super().__init__(channels)
+        dd = dict(device=device, dtype=dtype)
+        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        self.theta = nn.Conv2d(channels, rd, 1, **dd)
+        self.phi = nn.Conv2d(channels, rd, 1, **dd)
+        self.g = nn.Conv2d(channels, rd, 1, **dd)
+        self.pool = nn.MaxPool2d(2) if sub_sample else nn.Identity()
+        self.out_conv = nn.Conv2d(rd, channels, 1, **dd)
+        self.out_norm = GateBatchNorm2d(channels, **dd)
+        nn.init.zeros_(self.out_norm.weight)
+        self.use_sdpa = use_sdpa
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        n, _, h, w = x.shape
+        q = self.theta(x).flatten(2).transpose(1, 2)             # N, HW, C/2
+        k = self.pool(self.phi(x)).flatten(2).transpose(1, 2)    # N, HW', C/2
+        v = self.pool(self.g(x)).flatten(2).transpose(1, 2)      # N, HW', C/2
+        y = dot_product_attention(q, k, v, scale=1.0, use_sdpa=self.use_sdpa)
+        y = y.transpose(1, 2).reshape(n, -1, h, w)
+        return x + self.out_norm(self.out_conv(y))

@@ -1,0 +1,117 @@
+"""The registry of attention kinds and the ``create_attn`` factory.
+
+The contract follows timm's ``create_attn``: a kind is built as
+``cls(channels, **kwargs)``; a falsy kind means "no attention" and gives ``None``;
+a class is passed through. Unlike timm's if/elif chain, kinds register themselves
+with :func:`register_attention`, so users add their own without editing this file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+import torch.nn as nn
+
+__all__ = [
+    'AttentionInfo', 'register_attention', 'create_attn', 'get_attn', 'get_attn_info',
+    'list_attentions',
+]
+
+
+@dataclass(frozen=True)
+class AttentionInfo:
+    """What the registry knows about one kind.
+
+    Attributes:
+        name: Registered name, e.g. ``'cbam'``.
+        cls: The module class, built as ``cls(channels, **kwargs)``.
+        paper: Short citation of the paper the kind comes from.
+        arxiv: arXiv id of that paper (empty when there is none).
+        quadratic: Cost grows with (H*W)^2 or C^2*H*W: backbones place such kinds in
+            their last stages only by default.
+    """
+    name: str
+    cls: type
+    paper: str = ''
+    arxiv: str = ''
+    quadratic: bool = False
+
+    @property
+    def default_placement(self) -> str:
+        return 'last stages' if self.quadratic else 'every block / stage'
+
+
+_REGISTRY: dict[str, AttentionInfo] = {}
+
+
+def register_attention(
+        name: str,
+        *,
+        paper: str = '',
+        arxiv: str = '',
+        quadratic: bool = False,
+        overwrite: bool = False,
+) -> Callable[[type], type]:
+    """Class decorator that registers an attention kind under ``name``.
+
+    Args:
+        name: Lower-case name used by :func:`create_attn` and by model names
+            (``resnet18_<name>``).
+        paper: Short citation, shown by ``python -m convattn_plugin.layers``.
+        arxiv: arXiv id of the paper.
+        quadratic: Whether the kind's cost is quadratic in positions or channels.
+        overwrite: Replace an existing kind of that name instead of raising.
+    """
+    if not isinstance(name, str) or not name or not name.replace('_', '').isalnum():
+        raise ValueError(f'attention name must be a non-empty identifier, got {name!r}')
+
+    def _register(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise TypeError(f'register_attention({name!r}) expects an nn.Module subclass, got {cls!r}')
+        if name in _REGISTRY and not overwrite and _REGISTRY[name].cls is not cls:
+            raise ValueError(
+                f'attention kind {name!r} is already registered to {_REGISTRY[name].cls.__qualname__}; '
+                'pass overwrite=True to replace it')
+        _REGISTRY[name] = AttentionInfo(name, cls, paper, arxiv, quadratic)
+        return cls
+
+    return _register
+
+
+def list_attentions() -> list[str]:
+    """Sorted names of every registered kind."""
+    return sorted(_REGISTRY)
+
+
+def get_attn_info(kind: str) -> AttentionInfo:
+    """The registry entry of ``kind``; ``ValueError`` listing the known kinds if unknown."""
+    if not isinstance(kind, str) or kind.lower() not in _REGISTRY:
+        raise ValueError(f'unknown attention kind {kind!r}; known kinds: {", ".join(list_attentions())}')
+    return _REGISTRY[kind.lower()]
+
+
+def get_attn(kind: Union[str, type, None, bool]) -> Optional[type]:
+    """Resolve ``kind`` to a module class (``None`` for a falsy kind)."""
+    if not kind:
+        return None
+    if isinstance(kind, type):
+        return kind
+    return get_attn_info(kind).cls
+
+
+def create_attn(kind: Union[str, type, None, bool], channels: int, **kwargs: Any) -> Optional[nn.Module]:
+    """Build attention kind ``kind`` for ``channels`` channels.
+
+    Args:
+        kind: A registered name, an ``nn.Module`` class (passed through), or a falsy
+            value for "no attention".
+        channels: Number of input (and output) channels.
+        **kwargs: Options of that kind (``rd_ratio``, ``kernel_size``, ``device``, ...).
+
+    Returns:
+        The module, or ``None`` when ``kind`` is falsy.
+    """
+    cls = get_attn(kind)
+    if cls is None:
+        return None
+    return cls(channels, **kwargs)

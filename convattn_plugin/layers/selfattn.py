@@ -1,0 +1,59 @@
+"""Self-attention over positions, as in SAGAN.
+
+Zhang, Goodfellow, Metaxas, Odena, "Self-Attention Generative Adversarial Networks",
+ICML 2019, arXiv:1805.08318 (the module of the project's design document seed 001).
+Queries and keys are 1x1 projections to C/8 channels, values to C; the weights are
+``softmax`` over positions of plain dot products (no 1/sqrt(d) scale, as in the
+paper); the output is ``x + gamma * attention``, ``gamma`` initialised to 0 so a new
+module is the identity. Cost is quadratic in H*W.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .attention_ops import dot_product_attention
+from .helpers import AttentionModule, reduced_channels
+from .registry import register_attention
+
+
+@register_attention('selfattn', paper='SAGAN self-attention (Zhang et al., ICML 2019)', arxiv='1805.08318',
+                    quadratic=True)
+class SelfAttention2d(AttentionModule):
+    """``x + gamma * softmax(q^T k) v`` over all H*W positions.
+
+    Args:
+        channels: Input and output channels.
+        rd_ratio: Width of queries and keys as a fraction of ``channels`` (1/8).
+        rd_channels: Width of queries and keys, overrides ``rd_ratio``.
+        use_sdpa: Use ``scaled_dot_product_attention``; ``False`` spells the formula out.
+    """
+
+    def __init__(
+            self,
+            channels: int,
+            rd_ratio: float = 1 / 8,
+            rd_channels: Optional[int] = None,
+            use_sdpa: bool = True,
+            device=None,
+            dtype=None,
+    ) -> None:
+        super().__init__(channels)
+        dd = dict(device=device, dtype=dtype)
+        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        self.query = nn.Conv2d(channels, rd, 1, **dd)
+        self.key = nn.Conv2d(channels, rd, 1, **dd)
+        self.value = nn.Conv2d(channels, channels, 1, **dd)
+        self.gamma = nn.Parameter(torch.zeros(1, **dd))
+        self.use_sdpa = use_sdpa
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        n, c, h, w = x.shape
+        q = self.query(x).flatten(2).transpose(1, 2)   # N, HW, C/8
+        k = self.key(x).flatten(2).transpose(1, 2)     # N, HW, C/8
+        v = self.value(x).flatten(2).transpose(1, 2)   # N, HW, C
+        out = dot_product_attention(q, k, v, scale=1.0, use_sdpa=self.use_sdpa)
+        return x + self.gamma * out.transpose(1, 2).reshape(n, c, h, w)

@@ -1,0 +1,40 @@
+"""SimAM: a parameter-free attention from an energy function.
+
+Yang, Zhang, Li, Xie, "SimAM: A Simple, Parameter-Free Attention Module for
+Convolutional Neural Networks", ICML 2021 (no arXiv version; PMLR 139:11863-11874).
+Each neuron's inverse minimal energy,
+``(x - mu)^2 / (4 (sigma^2 + lambda)) + 1/2`` with per-channel mean ``mu`` and
+variance ``sigma^2`` over the ``H*W - 1`` other positions, gates it through a sigmoid.
+Default ``lambda = 1e-4``.
+"""
+from __future__ import annotations
+
+import torch
+
+from .helpers import AttentionModule
+from .registry import register_attention
+
+
+@register_attention('simam', paper='SimAM (Yang et al., ICML 2021), parameter-free', arxiv='')
+class SimAM(AttentionModule):
+    """``x * sigmoid(energy^-1)``, no learnable parameters.
+
+    Args:
+        channels: Input and output channels (checked, not used by any weight).
+        e_lambda: The regulariser ``lambda`` of the energy function.
+    """
+
+    def __init__(self, channels: int, e_lambda: float = 1e-4, device=None, dtype=None) -> None:
+        super().__init__(channels)
+        if not e_lambda > 0:
+            raise ValueError(f'SimAM: e_lambda must be > 0, got {e_lambda!r}')
+        self.e_lambda = e_lambda
+        self.gate = torch.nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        # A 1x1 map has no "other" positions: its variance is 0, not 0/0.
+        n = max(x.shape[2] * x.shape[3] - 1, 1)
+        d = (x - x.mean((2, 3), keepdim=True)).pow(2)
+        v = d.sum((2, 3), keepdim=True) / n
+        return x * self.gate(d / (4 * (v + self.e_lambda)) + 0.5)
