@@ -38,7 +38,9 @@ def dot_product_attention(
     with torch.autocast(device_type=q.device.type, enabled=False):
         q, k, v = q.float(), k.float(), v.float()
         if use_sdpa:
-            out = F.scaled_dot_product_attention(q, k, v, scale=scale)
+            # A head axis of 1: ONNX export of SDPA handles (N, heads, L, E) only.
+            out = F.scaled_dot_product_attention(
+                q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=scale).squeeze(1)
         else:
             attn = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * scale, dim=-1)
             out = torch.matmul(attn, v)

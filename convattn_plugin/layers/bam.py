@@ -44,16 +44,17 @@ class BottleneckAttention(AttentionModule):
         super().__init__(channels)
         dd = dict(device=device, dtype=dtype)
         rd = reduced_channels(channels, rd_ratio, rd_channels)
+        # Convolutions followed by BN have no bias: BN's shift would cancel it.
         self.channel_branch = nn.Sequential(
-            nn.Conv2d(channels, rd, 1, **dd),
+            nn.Conv2d(channels, rd, 1, bias=False, **dd),
             GateBatchNorm2d(rd, **dd),
             act_layer(inplace=True),
             nn.Conv2d(rd, channels, 1, **dd),
         )
-        spatial = [nn.Conv2d(channels, rd, 1, **dd), GateBatchNorm2d(rd, **dd), act_layer(inplace=True)]
+        spatial = [nn.Conv2d(channels, rd, 1, bias=False, **dd), GateBatchNorm2d(rd, **dd), act_layer(inplace=True)]
         for _ in range(num_dilated_convs):
             spatial += [
-                nn.Conv2d(rd, rd, 3, padding=dilation, dilation=dilation, **dd),
+                nn.Conv2d(rd, rd, 3, padding=dilation, dilation=dilation, bias=False, **dd),
                 GateBatchNorm2d(rd, **dd),
                 act_layer(inplace=True),
             ]

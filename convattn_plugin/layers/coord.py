@@ -41,7 +41,7 @@ class CoordAttention(AttentionModule):
         super().__init__(channels)
         dd = dict(device=device, dtype=dtype)
         rd = reduced_channels(channels, rd_ratio, rd_channels, min_channels=min_rd_channels)
-        self.conv1 = nn.Conv2d(channels, rd, 1, **dd)
+        self.conv1 = nn.Conv2d(channels, rd, 1, bias=False, **dd)  # BN follows
         self.bn1 = GateBatchNorm2d(rd, **dd)
         self.act = act_layer()
         self.conv_h = nn.Conv2d(rd, channels, 1, **dd)

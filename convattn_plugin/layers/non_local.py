@@ -48,7 +48,7 @@ class NonLocal2d(AttentionModule):
         self.phi = nn.Conv2d(channels, rd, 1, **dd)
         self.g = nn.Conv2d(channels, rd, 1, **dd)
         self.pool = nn.MaxPool2d(2) if sub_sample else nn.Identity()
-        self.out_conv = nn.Conv2d(rd, channels, 1, **dd)
+        self.out_conv = nn.Conv2d(rd, channels, 1, bias=False, **dd)  # BN follows
         self.out_norm = GateBatchNorm2d(channels, **dd)
         nn.init.zeros_(self.out_norm.weight)
         self.use_sdpa = use_sdpa
