@@ -5,6 +5,7 @@
 :mod:`convattn_plugin.layers` and need only torch.
 """
 from .layers import create_attn, list_attentions, register_attention
+from . import models  # registers the timm models
 
 __version__ = '0.1.0'
 __all__ = ['create_attn', 'list_attentions', 'register_attention', '__version__']

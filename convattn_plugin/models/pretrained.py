@@ -1,0 +1,145 @@
+"""Start an attention model from a plain backbone's weights.
+
+A ``resnet50`` / ``vgg16`` checkpoint, in timm's or torchvision's layout, loads into
+``resnet50_cbam`` / ``vgg16_localattn`` (or any model changed by :func:`add_attention`)
+with one call. Every backbone weight is used; only the attention stays freshly
+initialised. This enables seed 003's fine-tuning workflow (section 6.1): load, freeze the
+lower stages, train the upper stages and the attention::
+
+    model = timm.create_model('vgg16_localattn', num_classes=10)
+    report = load_backbone_weights(model, 'vgg16.pth')  # torchvision's file as it is
+    print(report)                                        # exactly which keys stayed fresh
+    lower = tuple(f'features.{i}.' for i in range(17))   # vgg16 stages 0..2
+    for name, p in model.named_parameters():             # train upper stages + all attention
+        p.requires_grad_(not name.startswith(lower) or name in report.attention_keys)
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+import torch
+import torch.nn as nn
+from timm.models import clean_state_dict, load_state_dict
+from timm.models.vgg import VGG, _filter_fn as _vgg_filter_fn
+
+from .inject import attention_types
+
+__all__ = ['LoadReport', 'load_backbone_weights']
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_backbone_weights` did with each key.
+
+    Attributes:
+        loaded: Model keys set from the checkpoint.
+        missing_keys: Model keys the checkpoint does not have; left as initialised.
+            After a plain backbone, exactly the attention keys.
+        unexpected_keys: Checkpoint keys the model does not have (e.g. the classifier of a
+            ``num_classes=0`` model); not used.
+        mismatched_keys: Keys in both with different shapes (a classifier with another
+            ``num_classes``); left as initialised.
+        attention_keys: The model's attention keys.
+    """
+    loaded: list[str] = field(default_factory=list)
+    missing_keys: list[str] = field(default_factory=list)
+    unexpected_keys: list[str] = field(default_factory=list)
+    mismatched_keys: list[str] = field(default_factory=list)
+    attention_keys: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f'loaded {len(self.loaded)} keys; {len(self.missing_keys)} missing '
+                 f'({len(set(self.missing_keys) & set(self.attention_keys))} of them attention), '
+                 f'{len(self.unexpected_keys)} unexpected, {len(self.mismatched_keys)} shape-mismatched']
+        for title, keys in (('missing', self.missing_keys), ('unexpected', self.unexpected_keys),
+                            ('shape-mismatched', self.mismatched_keys)):
+            lines += [f'  {title}: {k}' for k in keys]
+        return '\n'.join(lines)
+
+
+def _keys_under(model: nn.Module, modules: list[nn.Module]) -> set[str]:
+    """State-dict keys of the given submodules of ``model``."""
+    prefixes = [n for n, m in model.named_modules() if any(m is t for t in modules)]
+    return {k for k in model.state_dict() if any(k.startswith(p + '.') for p in prefixes)}
+
+
+def _convert_layout(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map other layouts onto the model's keys."""
+    if isinstance(model, VGG):
+        # torchvision's classifier.{0,3,6} Linear layers -> timm's pre_logits convs and head.fc.
+        state_dict = _vgg_filter_fn(state_dict)
+    model_keys = model.state_dict().keys()
+    if isinstance(model, nn.ModuleDict) and hasattr(model, 'return_layers'):
+        # timm's features_only wrappers may flatten `features.0.weight` to `features_0.weight`.
+        def flat(k: str) -> str:
+            f = k.replace('.', '_', 1)
+            return f if k not in model_keys and f in model_keys else k
+        state_dict = {flat(k): v for k, v in state_dict.items()}
+    return state_dict
+
+
+def load_backbone_weights(
+        model: nn.Module,
+        checkpoint: Union[str, os.PathLike, Mapping[str, torch.Tensor]],
+        strict: bool = True,
+) -> LoadReport:
+    """Load a plain backbone's weights into an attention model; report every key.
+
+    Files are read with ``weights_only=True`` (or as safetensors); a wrapping
+    ``state_dict`` / ``model`` entry and ``module.`` prefixes are removed (timm's
+    ``load_state_dict``). torchvision's VGG classifier layout is converted.
+
+    Args:
+        model: A ``{backbone}_{kind}`` model, a model changed by ``add_attention``, or
+            their ``features_only`` versions.
+        checkpoint: A ``.pth`` / ``.safetensors`` path, or a state dict.
+        strict: Raise if a model key other than an attention key is missing, or a key
+            other than the classifier's has another shape; the backbone must be complete.
+
+    Returns:
+        The :class:`LoadReport` (also logged at INFO level).
+
+    Raises:
+        ValueError: With ``strict``, when the checkpoint does not cover the backbone.
+    """
+    if isinstance(checkpoint, (str, os.PathLike)):
+        state_dict = load_state_dict(str(checkpoint), weights_only=True)
+    else:
+        state_dict = clean_state_dict(dict(checkpoint))
+    state_dict = _convert_layout(model, state_dict)
+
+    own = model.state_dict()
+    attention = _keys_under(model, [m for m in model.modules() if isinstance(m, attention_types())])
+    get_classifier = getattr(model, 'get_classifier', None)
+    classifier = _keys_under(model, [get_classifier()]) if get_classifier is not None else set()
+
+    report = LoadReport(attention_keys=sorted(attention))
+    to_load = {}
+    for k, v in state_dict.items():
+        if k not in own:
+            report.unexpected_keys.append(k)
+        elif v.shape != own[k].shape:
+            report.mismatched_keys.append(k)
+        else:
+            to_load[k] = v
+    report.loaded = sorted(to_load)
+    report.missing_keys = sorted(set(own) - set(state_dict))
+
+    if strict:
+        backbone_missing = sorted(set(report.missing_keys) - attention)
+        backbone_mismatched = sorted(set(report.mismatched_keys) - classifier)
+        if backbone_missing or backbone_mismatched:
+            raise ValueError(
+                'the checkpoint does not cover the backbone of this model: '
+                f'{len(backbone_missing)} missing ({", ".join(backbone_missing[:5])}'
+                f'{", ..." if len(backbone_missing) > 5 else ""}), '
+                f'{len(backbone_mismatched)} with another shape ({", ".join(backbone_mismatched[:5])}'
+                f'{", ..." if len(backbone_mismatched) > 5 else ""}); is it the same backbone?')
+    model.load_state_dict(to_load, strict=False)
+    _logger.info('load_backbone_weights: %s', report)
+    return report

@@ -1,0 +1,322 @@
+"""The ``{backbone}_{kind}`` timm models: registry, timm's machinery, placement, bad input.
+
+Every registered name gets the cheap checks at 64 px. ``torch.compile`` and ONNX run on
+one representative per family, and on every name with ``-m exhaustive``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import timm
+import torch
+from timm.models import model_entrypoint
+
+import convattn_plugin  # noqa: F401  (registers the models)
+from convattn_plugin.layers import get_attn_info, list_attentions
+from convattn_plugin.models import RESNET_ARCHS, VGG_ARCHS, ActAttn, list_attn_models, register_models
+from convattn_plugin.models._factory import register_kind
+
+ALL_MODELS = list_attn_models()
+REPRESENTATIVES = ['resnet18_cbam', 'vgg11_bn_dualattn']  # one per family; dualattn covers SDPA export
+IMG, BATCH, NUM_CLASSES = 64, 2, 3
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    """One intra-op thread: on two cores shared with other jobs, OpenMP threads spin-wait for each
+    other and this module ran 3-6x slower with two threads than with one (measured here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _split(name: str) -> tuple[str, str]:
+    """``'vgg16_bn_se'`` -> ``('vgg16_bn', 'se')``."""
+    arch, kind = name.rsplit('_', 1)
+    return arch, kind
+
+
+def _create(name: str, **kwargs) -> torch.nn.Module:
+    kwargs.setdefault('num_classes', NUM_CLASSES)
+    if name.startswith('vgg'):
+        # timm's VGG head is a 4096-wide 7x7 conv (100M parameters); a narrow one keeps the sweep
+        # fast and leaves the backbone, where the attention is, as it is.
+        kwargs.setdefault('mlp_ratio', 1 / 64)
+    return timm.create_model(name, **kwargs)
+
+
+def _attn_stages(model: torch.nn.Module) -> dict[int, list[torch.nn.Module]]:
+    """Attention modules per stage (ResNet: 0..3 = layer1..4; VGG: 0..4 = conv stages)."""
+    stages: dict[int, list[torch.nn.Module]] = {}
+    if hasattr(model, 'layer1'):
+        for s in range(4):
+            found = [b.se for b in getattr(model, f'layer{s + 1}') if b.se is not None]
+            if found:
+                stages[s] = found
+    else:
+        for s, idx in enumerate(model.feature_ends[:-1]):
+            if isinstance(model.features[idx], ActAttn):
+                stages[s] = [model.features[idx].attn]
+    return stages
+
+
+def _randomise_zero_params(model: torch.nn.Module) -> None:
+    """Zero-initialised scales (gamma, alpha, ...) make new attention the identity; wake them up."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(0, 0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+def test_every_backbone_and_kind_is_registered():
+    expected = {f'{arch}_{kind}' for arch in [*RESNET_ARCHS, *VGG_ARCHS] for kind in list_attentions()}
+    assert set(ALL_MODELS) == expected
+    assert len(ALL_MODELS) == 13 * len(list_attentions())
+    assert set(timm.list_models('*_cbam')) == {n for n in expected if n.endswith('_cbam')}
+    assert set(timm.list_models(module='attn_resnet')) == {n for n in expected if n.startswith('resnet')}
+    assert set(timm.list_models(module='attn_vgg')) == {n for n in expected if n.startswith('vgg')}
+    assert all(timm.is_model(n) for n in expected)
+    assert 'resnet18_cbam.untrained' in timm.list_models('resnet18_*', include_tags=True)
+    assert timm.list_pretrained('*_cbam') == []  # untrained: no weights to list
+
+
+def test_no_timm_name_is_overwritten():
+    for name in ALL_MODELS:
+        assert model_entrypoint(name).__module__.startswith('convattn_plugin.models.attn_')
+    for name in ('resnet50', 'vgg16_bn', 'seresnet50', 'ecaresnet50t', 'resnet50_gn'):
+        assert model_entrypoint(name).__module__.startswith('timm.models.')
+
+    def must_not_be_called(*args):
+        raise AssertionError('a name timm already has was about to be registered')
+
+    # 'resnet50_gn' is timm's GroupNorm ResNet: a colliding name is skipped with a warning.
+    with pytest.warns(UserWarning, match='resnet50_gn is already a timm model'):
+        assert register_kind('convattn_plugin.models.attn_resnet', ['resnet50'], 'gn',
+                             must_not_be_called, must_not_be_called) == []
+    assert model_entrypoint('resnet50_gn').__module__ == 'timm.models.resnet'
+    # Registering a kind again is a silent no-op.
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert register_models('cbam') == []
+
+
+def test_entrypoint_docstring_states_default_stages():
+    assert 'every stage' in model_entrypoint('resnet50_cbam').__doc__
+    assert 'stage 3 (layer4) only' in model_entrypoint('resnet50_nonlocal').__doc__
+    assert 'stage 4 (the last) only' in model_entrypoint('vgg16_selfattn').__doc__
+
+
+# ---------------------------------------------------------------------------------------------
+# Cheap checks, every name
+
+@pytest.mark.parametrize('name', ALL_MODELS)
+def test_model(name):
+    arch, kind = _split(name)
+    info = get_attn_info(kind)
+    model = _create(name)
+    assert model.pretrained_cfg['tag'] == 'untrained'
+    assert model.pretrained_cfg['architecture'] == name
+
+    # Attention of this kind where documented: every stage, or the last for quadratic kinds.
+    stages = _attn_stages(model)
+    num_stages = 4 if arch.startswith('resnet') else 5
+    assert sorted(stages) == ([num_stages - 1] if info.quadratic else list(range(num_stages)))
+    assert all(type(m) is info.cls for mods in stages.values() for m in mods)
+
+    x = torch.randn(BATCH, 3, IMG, IMG)
+    model.train()
+    features = model.forward_features(x)  # forward() is forward_head(forward_features(x))
+    assert features.shape[1] == model.num_features
+    out = model.forward_head(features)
+    assert out.shape == (BATCH, NUM_CLASSES)
+    assert torch.isfinite(out).all()
+    out.mean().backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not no_grad, f'parameters without a finite gradient: {no_grad[:5]}'
+
+    model.eval()
+    with torch.no_grad():
+        # feature_info matches what the model computes, attention included.
+        final, feats = model.forward_intermediates(x)
+        assert [f.shape[1] for f in feats] == [i['num_chs'] for i in model.feature_info]
+        assert [IMG // f.shape[-1] for f in feats] == [i['reduction'] for i in model.feature_info]
+        assert final.shape == features.shape
+        assert model.forward_head(final, pre_logits=True).shape == (BATCH, model.head_hidden_size)
+        model.reset_classifier(0)
+        assert isinstance(model.get_classifier(), torch.nn.Identity)
+        assert model.forward_head(final).shape == (BATCH, model.head_hidden_size)
+
+
+# Every backbone once; the kinds rotate so that quadratic (last-stage-only) ones are covered too.
+@pytest.mark.parametrize('name', [f'{arch}_{kind}' for arch, kind in zip(
+    [*RESNET_ARCHS, *VGG_ARCHS], ['cbam', 'nonlocal', 'se', 'dualattn', 'eca', 'selfattn', 'localattn',
+                                  'gc', 'bam', 'coord', 'simam', 'triplet', 'convgate'])])
+def test_features_only(name):
+    out_indices = (1, 2, 4)
+    model = _create(name, features_only=True, out_indices=out_indices).eval()
+    with torch.no_grad():
+        feats = model(torch.randn(1, 3, IMG, IMG))
+    assert model.feature_info.out_indices == out_indices
+    assert [f.shape[1] for f in feats] == model.feature_info.channels()
+    assert [IMG // f.shape[-1] for f in feats] == model.feature_info.reduction()
+    reference = timm.create_model(name, device='meta').feature_info
+    assert model.feature_info.channels() == [reference[i]['num_chs'] for i in out_indices]
+    # The wrapper keeps the attention (feature taps are after it).
+    assert any(type(m) is get_attn_info(_split(name)[1]).cls for m in model.modules())
+
+
+def test_num_classes_zero_gives_features():
+    for name in ('resnet34_gc', 'vgg13_bn_eca'):
+        model = _create(name, num_classes=0).eval()
+        with torch.no_grad():
+            assert model(torch.randn(1, 3, IMG, IMG)).shape == (1, model.head_hidden_size)
+
+
+def test_resnet_attention_between_last_bn_and_residual():
+    model = timm.create_model('resnet50_se').eval()
+    block = model.layer2[1]
+    torch.nn.init.ones_(block.bn3.weight)  # undo zero_init_last so the branch is not all zeros
+    seen = {}
+
+    def record(key):
+        def hook(module, args, output):
+            seen[key] = (args[0].clone(), output.clone())
+        return hook
+
+    block.bn3.register_forward_hook(record('bn3'))
+    block.se.register_forward_hook(record('se'))
+    block.register_forward_hook(record('block'))
+    with torch.no_grad():
+        model(torch.randn(1, 3, IMG, IMG))
+    bn3_out, (se_in, se_out), (block_in, block_out) = seen['bn3'][1], seen['se'], seen['block']
+    torch.testing.assert_close(se_in, bn3_out)                         # after the last BN ...
+    torch.testing.assert_close(block_out, torch.relu(se_out + block_in))  # ... before the residual addition
+
+
+def test_resnet_grad_checkpointing():
+    model = _create('resnet18_cbam').eval()
+    x = torch.randn(BATCH, 3, IMG, IMG, requires_grad=True)
+    expected = model(x)
+    model.set_grad_checkpointing(True)
+    assert model.grad_checkpointing
+    out = model(x)
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain backbone names stay plain
+
+@pytest.mark.parametrize('plain,name', [('resnet50', 'resnet50_cbam'), ('resnet18', 'resnet18_dualattn'),
+                                        ('vgg16', 'vgg16_localattn'), ('vgg16_bn', 'vgg16_bn_selfattn')])
+def test_backbone_keys_are_those_of_the_plain_model(plain, name):
+    plain_sd = timm.create_model(plain, device='meta').state_dict()
+    attn_sd = timm.create_model(name, device='meta').state_dict()
+    marker = '.se.' if plain.startswith('resnet') else '.attn.'
+    backbone = {k: v.shape for k, v in attn_sd.items() if marker not in k}
+    assert backbone == {k: v.shape for k, v in plain_sd.items()}
+    assert len(attn_sd) > len(plain_sd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides and bad input
+
+def test_attn_stages_and_kwargs_override():
+    model = timm.create_model('resnet18_cbam', attn_stages=(1, -1), attn_kwargs=dict(rd_ratio=1 / 4), device='meta')
+    stages = _attn_stages(model)
+    assert sorted(stages) == [1, 3]
+    assert [m.fc1.out_channels for m in stages[1]] == [32, 32]  # 128 channels / 4
+
+    model = timm.create_model('vgg11_nonlocal', attn_stages=(3, 4), attn_kwargs=dict(sub_sample=True), device='meta')
+    stages = _attn_stages(model)
+    assert sorted(stages) == [3, 4]
+    assert all(isinstance(m.pool, torch.nn.MaxPool2d) for mods in stages.values() for m in mods)
+
+    assert _attn_stages(timm.create_model('resnet18_selfattn', attn_stages=(), device='meta')) == {}
+
+
+@pytest.mark.parametrize('name,kwargs,match', [
+    ('resnet18_cbam', dict(attn_kwargs=dict(rd_channels=128)),
+     r'resnet18_cbam stage 0 \(layer1\.0, 64 channels\): rd_channels=128 does not fit a stage of 64 channels'),
+    ('vgg16_se', dict(attn_kwargs=dict(rd_channels=100)),
+     r'vgg16_se stage 0 \(features\.3, 64 channels\): rd_channels=100 does not fit'),
+    ('resnet50_eca', dict(attn_kwargs=dict(rd_ratio=0.5)),
+     r"'eca' attention has no option 'rd_ratio'; accepted options: kernel_size, gamma, beta"),
+    ('vgg11_cbam', dict(attn_kwargs=dict(kernel_size=4)),
+     r'vgg11_cbam stage 0 \(features\.1, 64 channels\): cannot build .*kernel_size must be a positive odd int'),
+    ('resnet18_se', dict(attn_stages=(4,)), r'attn_stages: 4 is not a stage of resnet18_se; accepted: 0\.\.3'),
+    ('vgg11_bn_se', dict(attn_stages=(0, 5)), r'attn_stages: 5 is not a stage of vgg11_bn_se; accepted: 0\.\.4'),
+    ('vgg11_se', dict(attn_stages=('last',)), r"attn_stages: 'last' is not a stage"),
+])
+def test_bad_attention_options_fail_at_construction(name, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        timm.create_model(name, device='meta', **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Expensive checks: one representative per family, every name with -m exhaustive
+
+def _compile_matches_eager(name):
+    # Dynamo caches per code object (Bottleneck.forward, ...) across model instances; a fresh
+    # cache keeps many compiled models in one session under its recompile limit.
+    torch.compiler.reset()
+    model = _create(name).eval()
+    _randomise_zero_params(model)
+    x = torch.randn(BATCH, 3, IMG, IMG)
+    with torch.no_grad():
+        expected = model(x)
+        # aot_eager traces the full graph (fullgraph=True: no graph break allowed) without
+        # the minute of C++ codegen inductor needs per model on these CPUs.
+        out = torch.compile(model, fullgraph=True, backend='aot_eager')(x)
+    torch.testing.assert_close(out, expected)
+
+
+def _onnx_matches_eager(name, path):
+    ort = pytest.importorskip('onnxruntime')
+    model = _create(name).eval()
+    _randomise_zero_params(model)
+    x = torch.randn(BATCH, 3, IMG, IMG)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    torch.onnx.export(model, (x,), str(path), dynamo=True)
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert abs(out - expected).max() < 1e-4 * max(1.0, abs(expected).max())
+
+
+@pytest.mark.parametrize('name', REPRESENTATIVES)
+def test_compile(name):
+    _compile_matches_eager(name)
+
+
+@pytest.mark.parametrize('name', REPRESENTATIVES)
+def test_onnx_export(name, tmp_path):
+    _onnx_matches_eager(name, tmp_path / f'{name}.onnx')
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize('name', ALL_MODELS)
+def test_compile_exhaustive(name):
+    _compile_matches_eager(name)
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize('name', ALL_MODELS)
+def test_onnx_export_exhaustive(name, tmp_path):
+    _onnx_matches_eager(name, tmp_path / f'{name}.onnx')
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize('name', REPRESENTATIVES)
+def test_compile_inductor(name):
+    torch.compiler.reset()
+    model = _create(name).eval()
+    x = torch.randn(BATCH, 3, IMG, IMG)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.compile(model, fullgraph=True)(x), model(x), rtol=1e-4, atol=1e-4)
