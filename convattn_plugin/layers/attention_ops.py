@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .helpers import full_precision
+
 __all__ = ['dot_product_attention']
 
 
@@ -35,7 +37,7 @@ def dot_product_attention(
         Shape ``(N, L, Ev)``.
     """
     out_dtype = v.dtype
-    with torch.autocast(device_type=q.device.type, enabled=False):
+    with full_precision(q.device):
         q, k, v = q.float(), k.float(), v.float()
         if use_sdpa:
             # A head axis of 1: ONNX export of SDPA handles (N, heads, L, E) only.

@@ -1,13 +1,14 @@
 """Pieces shared by the attention kinds: argument checks and reduced widths."""
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import ContextManager, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['check_channels', 'reduced_channels', 'AttentionModule', 'GateBatchNorm2d']
+__all__ = ['check_channels', 'reduced_channels', 'full_precision', 'AttentionModule', 'GateBatchNorm2d']
 
 
 def check_channels(channels: object, owner: str) -> int:
@@ -35,6 +36,17 @@ def reduced_channels(
     if not (isinstance(rd_ratio, (int, float)) and rd_ratio > 0):
         raise ValueError(f'rd_ratio must be a positive number, got {rd_ratio!r}')
     return max(min_channels, int(round(channels * rd_ratio)))
+
+
+def full_precision(device: torch.device) -> ContextManager:
+    """A region where autocast is off, so ops run in the dtype of their inputs.
+
+    On the ``meta`` device (shape-only runs, e.g. FLOP counting) autocast does not exist
+    and the region is a no-op.
+    """
+    if device.type == 'meta':
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, enabled=False)
 
 
 class AttentionModule(nn.Module):

@@ -27,8 +27,8 @@ class AttentionInfo:
         cls: The module class, built as ``cls(channels, **kwargs)``.
         paper: Short citation of the paper the kind comes from.
         arxiv: arXiv id of that paper (empty when there is none).
-        quadratic: Cost grows with (H*W)^2 or C^2*H*W: backbones place such kinds in
-            their last stages only by default.
+        quadratic: Cost and memory grow with (H*W)^2 (an attention matrix over all
+            positions): backbones place such kinds in their last stages only by default.
     """
     name: str
     cls: type
@@ -59,7 +59,7 @@ def register_attention(
             (``resnet18_<name>``).
         paper: Short citation, shown by ``python -m convattn_plugin.layers``.
         arxiv: arXiv id of the paper.
-        quadratic: Whether the kind's cost is quadratic in positions or channels.
+        quadratic: Whether the kind builds an (H*W) x (H*W) attention matrix.
         overwrite: Replace an existing kind of that name instead of raising.
     """
     if not isinstance(name, str) or not name or not name.replace('_', '').isalnum():
