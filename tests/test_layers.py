@@ -252,3 +252,10 @@ def test_device_and_dtype_are_honoured():
         module = create_attn(kind, 8, device='meta', dtype=torch.float64)
         for name, p in module.named_parameters():
             assert p.device.type == 'meta' and p.dtype == torch.float64, f'{kind}.{name}'
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_meta_device_forward_gives_shapes(kind):
+    """Shape-only runs (FLOP counting, model summaries) work on the meta device."""
+    module = create_attn(kind, 16, device='meta')
+    assert module(torch.empty(2, 16, 8, 6, device='meta')).shape == (2, 16, 8, 6)

@@ -189,11 +189,14 @@ def test_resnet_attention_between_last_bn_and_residual():
         return hook
 
     block.bn3.register_forward_hook(record('bn3'))
-    block.se.register_forward_hook(record('se'))
+    # A pre-hook sees the input before the (in-place, in inference) gate overwrites it,
+    # as with any inplace module.
+    block.se.register_forward_pre_hook(lambda m, args: seen.__setitem__('se_in', args[0].clone()))
+    block.se.register_forward_hook(lambda m, args, out: seen.__setitem__('se_out', out.clone()))
     block.register_forward_hook(record('block'))
     with torch.no_grad():
         model(torch.randn(1, 3, IMG, IMG))
-    bn3_out, (se_in, se_out), (block_in, block_out) = seen['bn3'][1], seen['se'], seen['block']
+    bn3_out, se_in, se_out, (block_in, block_out) = seen['bn3'][1], seen['se_in'], seen['se_out'], seen['block']
     torch.testing.assert_close(se_in, bn3_out)                         # after the last BN ...
     torch.testing.assert_close(block_out, torch.relu(se_out + block_in))  # ... before the residual addition
 
@@ -320,3 +323,24 @@ def test_compile_inductor(name):
     x = torch.randn(BATCH, 3, IMG, IMG)
     with torch.no_grad():
         torch.testing.assert_close(torch.compile(model, fullgraph=True)(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_resnet_inplace_gates_keep_outputs_and_gradients():
+    """ResNet blocks let SE/CBAM/ECA gate bn3's output in place: same results as out of place."""
+    for name in ('resnet18_se', 'resnet18_cbam', 'resnet18_eca'):
+        torch.manual_seed(0)
+        model = timm.create_model(name, num_classes=5).eval()
+        gates = [b.se for b in model.modules() if hasattr(b, 'se') and b.se is not None]
+        assert gates and all(g.inplace for g in gates)
+        x = torch.randn(2, 3, 64, 64)
+        with torch.no_grad():
+            fast = model(x)
+            for g in gates:
+                g.inplace = False
+            reference = model(x)
+        torch.testing.assert_close(fast, reference)
+        for g in gates:
+            g.inplace = True
+        model.train()
+        model(x).sum().backward()  # autograd takes the out-of-place path
+        assert all(p.grad is not None for p in model.parameters())

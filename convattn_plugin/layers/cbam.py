@@ -13,9 +13,36 @@ from typing import Optional, Type
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
+from .helpers import AttentionModule, apply_gate, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
+
+__all__ = ['CBAM', 'SpatialGate', 'channel_max']
+
+
+def channel_max(x: torch.Tensor) -> torch.Tensor:
+    """``x.amax(1, keepdim=True)``; on small maps, as maxima of channel halves.
+
+    A reduction over the channel axis of an NCHW tensor is slow on CPUs when H*W is
+    small (at 7x7, 6x slower than the mean); there, ``log2(C)`` element-wise maxima of
+    the two halves read contiguous memory and give the same values. On larger maps
+    ``amax`` is as fast and allocates less. Under autograd ``amax`` is always used: the
+    halves would be saved for backward.
+    """
+    c = x.shape[1]
+    if (c == 1 or x.shape[2] * x.shape[3] > _SMALL_MAP or not x.is_contiguous()
+            or (torch.is_grad_enabled() and x.requires_grad)):
+        return x.amax(1, keepdim=True)
+    while c > 1:
+        h = (c + 1) // 2  # for odd c the halves share the middle channel: max is idempotent
+        x = torch.maximum(x[:, :h], x[:, c - h:])
+        c = h
+    return x
+
+
+# Largest H*W where channel_max uses pairwise maxima (7x7 and 8x8 maps: ResNet's last stage).
+_SMALL_MAP = 64
 
 
 class SpatialGate(nn.Module):
@@ -30,7 +57,7 @@ class SpatialGate(nn.Module):
         self.gate = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], dim=1)
+        pooled = torch.cat([x.mean(1, keepdim=True), channel_max(x)], dim=1)
         return self.gate(self.bn(self.conv(pooled)))
 
 
@@ -45,7 +72,15 @@ class CBAM(AttentionModule):
         kernel_size: Kernel of the spatial gate's convolution.
         act_layer: Activation inside the MLP.
         mlp_bias: Whether the MLP's layers have biases (the paper's formula has none).
+
+    Attributes:
+        inplace: As :class:`~convattn_plugin.layers.SqueezeExcite`'s: ``True`` lets
+            inference overwrite the input with the output. Default ``False``; the
+            intermediate channel-gated map is this module's own and is always reused
+            in inference.
     """
+
+    inplace: bool = False
 
     def __init__(
             self,
@@ -68,13 +103,20 @@ class CBAM(AttentionModule):
         self.spatial = SpatialGate(kernel_size, **dd)
 
     def channel_gate(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
-        # One pass of the shared MLP over both descriptors, stacked on the batch axis.
-        pooled = torch.cat([x.mean((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)], dim=0)
-        mlp = self.fc2(self.act(self.fc1(pooled)))
-        return self.gate(mlp[:n] + mlp[n:])
+        """The channel gate, shape ``(N, C, 1, 1)``."""
+        n, c = x.shape[:2]
+        return self.gate((self._mlp(x.mean((2, 3))) + self._mlp(x.amax((2, 3)))).view(n, c, 1, 1))
+
+    def _mlp(self, pooled: torch.Tensor) -> torch.Tensor:
+        # The 1x1 convolutions' weights applied as matrix products on an (N, C) descriptor:
+        # the same values, a GEMM call instead of a convolution primitive. (Stacking both
+        # descriptors into one call is no faster and keeps more memory for backward.)
+        hidden = self.act(F.linear(pooled, self.fc1.weight.flatten(1), self.fc1.bias))
+        return F.linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x = x * self.channel_gate(x)
-        return x * self.spatial(x)
+        x = apply_gate(x, self.channel_gate(x), self.inplace)
+        # x is now this module's own tensor (or the input, if it may be overwritten):
+        # in inference the spatial gate is multiplied into it in place.
+        return apply_gate(x, self.spatial(x), inplace=True)

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .helpers import AttentionModule
+from .helpers import AttentionModule, apply_gate
 from .registry import register_attention
 
 
@@ -33,7 +33,13 @@ class EfficientChannelAttn(AttentionModule):
         kernel_size: Fixed 1-D kernel size; ``None`` uses the adaptive rule.
         gamma: ``gamma`` of the adaptive rule.
         beta: ``b`` of the adaptive rule.
+
+    Attributes:
+        inplace: As :class:`~convattn_plugin.layers.SqueezeExcite`'s: ``True`` lets
+            inference overwrite the input with the output. Default ``False``.
     """
+
+    inplace: bool = False
 
     def __init__(
             self,
@@ -52,8 +58,11 @@ class EfficientChannelAttn(AttentionModule):
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False, device=device, dtype=dtype)
         self.gate = nn.Sigmoid()
 
+    def channel_gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The gate, shape ``(N, C, 1, 1)`` (the ``gate`` submodule sees ``(N, 1, C)``)."""
+        n, c = x.shape[:2]
+        return self.gate(self.conv(x.mean((2, 3)).view(n, 1, c))).view(n, c, 1, 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        n, c = x.shape[:2]
-        y = self.conv(x.mean((2, 3)).view(n, 1, c))
-        return x * self.gate(y).view(n, c, 1, 1)
+        return apply_gate(x, self.channel_gate(x), self.inplace)

@@ -13,7 +13,7 @@ from typing import Optional, Type
 import torch
 import torch.nn as nn
 
-from .helpers import AttentionModule, reduced_channels
+from .helpers import AttentionModule, full_precision, reduced_channels
 from .registry import register_attention
 
 
@@ -54,7 +54,7 @@ class GlobalContext(AttentionModule):
         self.check_input(x)
         n, c, h, w = x.shape
         logits = self.conv_attn(x).reshape(n, 1, h * w)
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with full_precision(x.device):
             weights = torch.softmax(logits.float(), dim=-1)
         weights = weights.to(x.dtype)
         context = torch.matmul(x.reshape(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)

@@ -10,9 +10,12 @@ from typing import Optional, Type
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from .helpers import AttentionModule, reduced_channels
+from .helpers import AttentionModule, apply_gate, reduced_channels
 from .registry import register_attention
+
+__all__ = ['SqueezeExcite']
 
 
 @register_attention('se', paper='Squeeze-and-Excitation Networks (Hu et al., CVPR 2018)', arxiv='1709.01507')
@@ -24,7 +27,16 @@ class SqueezeExcite(AttentionModule):
         rd_ratio: Bottleneck width as a fraction of ``channels`` (the paper's 1/r).
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         act_layer: Activation between the two layers.
+
+    Attributes:
+        inplace: When ``True``, inference (autograd off) multiplies the gate into the
+            input tensor itself and returns it, which saves allocating and writing a
+            new feature map. Only for inputs nothing else reads afterwards, such as
+            the output of a residual block's last BatchNorm. Default ``False``: the
+            input is never modified.
     """
+
+    inplace: bool = False
 
     def __init__(
             self,
@@ -43,7 +55,14 @@ class SqueezeExcite(AttentionModule):
         self.fc2 = nn.Conv2d(rd, channels, 1, **dd)
         self.gate = nn.Sigmoid()
 
+    def channel_gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The gate, shape ``(N, C, 1, 1)``."""
+        n, c = x.shape[:2]
+        # The 1x1 convolutions' weights applied as matrix products on the (N, C) descriptor:
+        # same values, a GEMM call instead of a convolution primitive.
+        s = self.act(F.linear(x.mean((2, 3)), self.fc1.weight.flatten(1), self.fc1.bias))
+        return self.gate(F.linear(s, self.fc2.weight.flatten(1), self.fc2.bias).view(n, c, 1, 1))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        s = x.mean((2, 3), keepdim=True)
-        return x * self.gate(self.fc2(self.act(self.fc1(s))))
+        return apply_gate(x, self.channel_gate(x), self.inplace)

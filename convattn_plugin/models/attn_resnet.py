@@ -68,6 +68,10 @@ def _attn_resnet(
         for b, block in enumerate(getattr(model, f'layer{s + 1}')):
             where = f'{variant} stage {s} (layer{s + 1}.{b}, {channels} channels)'
             block.se = build_attention(attn_kind, channels, where, **options)
+            if hasattr(block.se, 'inplace'):
+                # The gate's input is bn3's fresh output, read by nothing else: in inference
+                # the gate may overwrite it instead of allocating a new feature map.
+                block.se.inplace = True
     return model
 
 
