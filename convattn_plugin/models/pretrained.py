@@ -27,7 +27,7 @@ from timm.models.vgg import VGG, _filter_fn as _vgg_filter_fn
 
 from .inject import attention_types
 
-__all__ = ['LoadReport', 'load_backbone_weights']
+__all__ = ['LoadReport', 'diff_state_dict', 'load_backbone_weights']
 
 _logger = logging.getLogger(__name__)
 
@@ -60,6 +60,29 @@ class LoadReport:
                             ('shape-mismatched', self.mismatched_keys)):
             lines += [f'  {title}: {k}' for k in keys]
         return '\n'.join(lines)
+
+
+def diff_state_dict(reference: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor]) -> LoadReport:
+    """Compare ``state_dict`` with the ``reference`` one (a model's), key by key.
+
+    Returns:
+        A :class:`LoadReport`: ``loaded`` (same key and shape),
+        ``missing_keys`` (only in ``reference``), ``unexpected_keys`` (only in
+        ``state_dict``) and ``mismatched_keys`` (in both, another shape).
+    """
+    report = LoadReport()
+    for k, v in state_dict.items():
+        if k not in reference:
+            report.unexpected_keys.append(k)
+        elif tuple(v.shape) != tuple(reference[k].shape):
+            report.mismatched_keys.append(k)
+        else:
+            report.loaded.append(k)
+    report.missing_keys = sorted(set(reference) - set(state_dict))
+    report.loaded.sort()
+    report.unexpected_keys.sort()
+    report.mismatched_keys.sort()
+    return report
 
 
 def _keys_under(model: nn.Module, modules: list[nn.Module]) -> set[str]:
@@ -118,17 +141,8 @@ def load_backbone_weights(
     get_classifier = getattr(model, 'get_classifier', None)
     classifier = _keys_under(model, [get_classifier()]) if get_classifier is not None else set()
 
-    report = LoadReport(attention_keys=sorted(attention))
-    to_load = {}
-    for k, v in state_dict.items():
-        if k not in own:
-            report.unexpected_keys.append(k)
-        elif v.shape != own[k].shape:
-            report.mismatched_keys.append(k)
-        else:
-            to_load[k] = v
-    report.loaded = sorted(to_load)
-    report.missing_keys = sorted(set(own) - set(state_dict))
+    report = diff_state_dict(own, state_dict)
+    report.attention_keys = sorted(attention)
 
     if strict:
         backbone_missing = sorted(set(report.missing_keys) - attention)
@@ -140,6 +154,6 @@ def load_backbone_weights(
                 f'{", ..." if len(backbone_missing) > 5 else ""}), '
                 f'{len(backbone_mismatched)} with another shape ({", ".join(backbone_mismatched[:5])}'
                 f'{", ..." if len(backbone_mismatched) > 5 else ""}); is it the same backbone?')
-    model.load_state_dict(to_load, strict=False)
+    model.load_state_dict({k: state_dict[k] for k in report.loaded}, strict=False)
     _logger.info('load_backbone_weights: %s', report)
     return report
