@@ -9,3 +9,7 @@ from . import models  # registers the timm models
 
 __version__ = '0.1.0'
 __all__ = ['create_attn', 'list_attentions', 'register_attention', '__version__']
+
+from ._mm_autoload import install as _install_mm_autoload
+
+_install_mm_autoload()  # imports convattn_plugin.mm right after `import mmpretrain`, never before

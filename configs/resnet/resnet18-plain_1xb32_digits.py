@@ -1,0 +1,5 @@
+_base_ = [
+    '../_base_/models/resnet18.py', '../_base_/datasets/digits_bs32.py',
+    '../_base_/schedules/digits_bs32_5e.py', '../_base_/default_runtime.py'
+]
+model = dict(head=dict(num_classes=10, topk=(1, )))

@@ -1,0 +1,275 @@
+"""mmengine backbones over the project's timm models: ResNet and VGG with attention.
+
+Both hold the timm model (``timm.create_model(name, num_classes=0)`` with
+``name = f'{arch}_{attention}'``, or the plain timm ``arch`` when ``attention`` is
+``None``) and return a tuple of stage outputs selected by ``out_indices``, in
+mmpretrain's backbone convention (``frozen_stages``, ``norm_eval``, ``init_cfg``). A plain
+baseline is the same class with ``attention=None``, so comparisons differ only in the
+attention. State-dict keys are those of the timm model under ``timm_model.``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import timm
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..layers import get_attn_info, list_attentions
+
+__all__ = ['ConvAttnResNet', 'ConvAttnVGG', 'timm_model_name', 'check_attention']
+
+
+def check_attention(attention: Optional[str]) -> Optional[str]:
+    """``attention`` lower-cased if it is a registered kind (``None`` passes); else ``ValueError``."""
+    if attention is None:
+        return None
+    if not isinstance(attention, str) or not attention:
+        raise ValueError(f'attention must be a kind name or None, got {attention!r}; '
+                         f'known kinds: {", ".join(list_attentions())}')
+    return get_attn_info(attention).name  # raises ValueError listing the kinds
+
+
+def timm_model_name(arch: str, attention: Optional[str]) -> str:
+    """Name of the timm model a backbone wraps: ``arch`` or ``f'{arch}_{attention}'``."""
+    return arch if attention is None else f'{arch}_{attention}'
+
+
+def _create_timm_model(arch: str, attention: Optional[str], attn_kwargs: Optional[dict],
+                       attn_stages: Optional[Sequence[int]], timm_kwargs: Optional[dict]) -> nn.Module:
+    kwargs = dict(timm_kwargs or {})
+    kwargs.setdefault('num_classes', 0)
+    name = timm_model_name(arch, attention)
+    if attention is None:
+        if attn_kwargs or attn_stages is not None:
+            raise ValueError('attn_kwargs / attn_stages need an attention kind, but attention=None')
+        return timm.create_model(name, **kwargs)
+    if not timm.is_model(name):
+        raise RuntimeError(
+            f'timm has no model {name!r}: `import convattn_plugin` registers the attention models '
+            'into timm (is convattn_plugin.models importable?)')
+    if attn_stages is not None:
+        kwargs['attn_stages'] = tuple(attn_stages)
+    if attn_kwargs:
+        kwargs['attn_kwargs'] = dict(attn_kwargs)
+    return timm.create_model(name, **kwargs)
+
+
+def _check_indices(out_indices: Union[int, Sequence[int]], num_stages: int, owner: str) -> tuple[int, ...]:
+    if isinstance(out_indices, int):
+        out_indices = (out_indices,)
+    out = []
+    for i in out_indices:
+        if isinstance(i, bool) or not isinstance(i, int) or not -num_stages <= i < num_stages:
+            raise ValueError(f'{owner}: out_indices must be ints in [0, {num_stages - 1}] '
+                             f'(or negative from the end), got {tuple(out_indices)!r}')
+        out.append(i % num_stages)
+    if not out:
+        raise ValueError(f'{owner}: out_indices is empty')
+    return tuple(out)
+
+
+def _check_frozen(frozen_stages: int, num_stages: int, owner: str) -> int:
+    if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) \
+            or not -1 <= frozen_stages <= num_stages:
+        raise ValueError(f'{owner}: frozen_stages must be an int in [-1, {num_stages}], got {frozen_stages!r}')
+    return frozen_stages
+
+
+class _TimmStagesBackbone(BaseModule):
+    """Shared part: freezing, ``norm_eval`` and ``train()``."""
+
+    num_stages: int
+
+    def __init__(self, frozen_stages: int, norm_eval: bool, init_cfg: Optional[Union[dict, list]]) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.frozen_stages = _check_frozen(frozen_stages, self.num_stages, type(self).__name__)
+        self.norm_eval = bool(norm_eval)
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        raise NotImplementedError
+
+    def _freeze_stages(self) -> None:
+        for m in self._frozen_modules():
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True) -> '_TimmStagesBackbone':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+class ConvAttnResNet(_TimmStagesBackbone):
+    """ResNet (timm's) with an attention kind in its blocks, as an mmengine backbone.
+
+    Args:
+        depth: 18, 34, 50, 101 or 152.
+        attention: A kind of :func:`convattn_plugin.list_attentions`, or ``None`` for
+            the plain ResNet.
+        attn_kwargs: Options of the kind (``rd_ratio``, ``kernel_size``, ...).
+        attn_stages: Stages 0-3 (``layer1``-``layer4``) that get attention; ``None``
+            keeps the timm model's default (every stage, the last for quadratic kinds).
+        out_indices: Stages to return, 0-3 for ``layer1``-``layer4`` (mmpretrain's
+            numbering).
+        frozen_stages: Freeze the stem (0) and ``layer1`` .. ``layer{frozen_stages}``;
+            -1 freezes nothing.
+        norm_eval: Keep every BatchNorm in eval mode while training.
+        stem: ``'imagenet'``: timm's 7x7 stride-2 convolution and max pool (stride 4);
+            ``'cifar'``: a 3x3 stride-1 convolution and no pool, as mmpretrain's
+            ``ResNet_CIFAR``, for 32 px inputs (16x the compute of the ImageNet stem).
+        timm_kwargs: Extra arguments of ``timm.create_model`` (``drop_path_rate``, ...).
+        init_cfg: mmengine initialisation config, e.g.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+    """
+    depths = (18, 34, 50, 101, 152)
+    num_stages = 4
+
+    def __init__(
+            self,
+            depth: int = 50,
+            attention: Optional[str] = None,
+            attn_kwargs: Optional[dict] = None,
+            attn_stages: Optional[Sequence[int]] = None,
+            out_indices: Union[int, Sequence[int]] = (3,),
+            frozen_stages: int = -1,
+            norm_eval: bool = False,
+            stem: str = 'imagenet',
+            timm_kwargs: Optional[dict] = None,
+            init_cfg: Optional[Union[dict, list]] = None,
+    ) -> None:
+        if depth not in self.depths:
+            raise ValueError(f'ConvAttnResNet: invalid depth {depth!r}; valid depths: {self.depths}')
+        if stem not in ('imagenet', 'cifar'):
+            raise ValueError(f"ConvAttnResNet: invalid stem {stem!r}; valid stems: 'imagenet', 'cifar'")
+        super().__init__(frozen_stages, norm_eval, init_cfg)
+        self.depth = depth
+        self.attention = check_attention(attention)
+        self.out_indices = _check_indices(out_indices, self.num_stages, type(self).__name__)
+        self.arch = f'resnet{depth}'
+        self.stem = stem
+        self.timm_model = _create_timm_model(self.arch, self.attention, attn_kwargs, attn_stages, timm_kwargs)
+        if stem == 'cifar':
+            self._make_cifar_stem()
+        # timm taps: 0 = stem, 1..4 = layer1..layer4.
+        self._taps = [i + 1 for i in self.out_indices]
+        self.timm_model.prune_intermediate_layers(self._taps, prune_head=True)
+        # timm initialised it; mmengine must not call ResNet.init_weights again (it would
+        # re-draw every conv, attention included, and undo the kinds' own initialisation).
+        self.timm_model.is_init = True
+        info = self.timm_model.feature_info
+        self.out_channels = tuple(info[t]['num_chs'] for t in self._taps)
+        self.out_strides = tuple(info[t]['reduction'] for t in self._taps)
+        self._freeze_stages()
+
+    def _make_cifar_stem(self) -> None:
+        m = self.timm_model
+        conv = m.conv1
+        if not isinstance(conv, nn.Conv2d):
+            raise ValueError("stem='cifar' needs timm's single-conv stem (stem_type='')")
+        m.conv1 = nn.Conv2d(conv.in_channels, conv.out_channels, 3, stride=1, padding=1, bias=False)
+        nn.init.kaiming_normal_(m.conv1.weight, mode='fan_out', nonlinearity='relu')
+        m.maxpool = nn.Identity()
+        for f in m.feature_info:
+            f['reduction'] = max(1, f['reduction'] // 4)
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        m = self.timm_model
+        if self.frozen_stages < 0:
+            return []
+        mods = [m.conv1, m.bn1]
+        mods += [getattr(m, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
+        return mods
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = self.timm_model.forward_intermediates(
+            x, indices=self._taps, intermediates_only=True, stop_early=True)
+        return tuple(feats)
+
+
+class ConvAttnVGG(_TimmStagesBackbone):
+    """VGG (timm's) with an attention kind in its stages, as an mmengine backbone.
+
+    Stage ``i`` (0-4) ends with the ``i``-th max pool, as in mmpretrain's ``VGG``
+    (``with_last_pool=True``); timm's classifier MLP (``pre_logits``) and ``head`` are
+    removed, so a neck and head from the config follow.
+
+    Args:
+        depth: 11, 13, 16 or 19.
+        with_bn: The ``_bn`` variant (BatchNorm after every convolution).
+        attention: A kind of :func:`convattn_plugin.list_attentions`, or ``None``.
+        attn_kwargs: Options of the kind.
+        attn_stages: Stages 0-4 that get attention; ``None`` keeps the timm model's
+            default (every stage, the last for quadratic kinds).
+        out_indices: Stages to return, 0-4.
+        frozen_stages: Freeze stages ``0 .. frozen_stages - 1``; -1 or 0 freezes nothing.
+        norm_eval: Keep every BatchNorm in eval mode while training.
+        timm_kwargs: Extra arguments of ``timm.create_model``.
+        init_cfg: mmengine initialisation config.
+    """
+    depths = (11, 13, 16, 19)
+    num_stages = 5
+
+    def __init__(
+            self,
+            depth: int = 16,
+            with_bn: bool = False,
+            attention: Optional[str] = None,
+            attn_kwargs: Optional[dict] = None,
+            attn_stages: Optional[Sequence[int]] = None,
+            out_indices: Union[int, Sequence[int]] = (4,),
+            frozen_stages: int = -1,
+            norm_eval: bool = False,
+            timm_kwargs: Optional[dict] = None,
+            init_cfg: Optional[Union[dict, list]] = None,
+    ) -> None:
+        if depth not in self.depths:
+            raise ValueError(f'ConvAttnVGG: invalid depth {depth!r}; valid depths: {self.depths}')
+        super().__init__(frozen_stages, norm_eval, init_cfg)
+        self.depth = depth
+        self.with_bn = bool(with_bn)
+        self.attention = check_attention(attention)
+        self.out_indices = _check_indices(out_indices, self.num_stages, type(self).__name__)
+        self.arch = f'vgg{depth}' + ('_bn' if self.with_bn else '')
+        timm_kwargs = dict(timm_kwargs or {})
+        # timm builds a 7x7-conv MLP of ~100 M parameters that is dropped below: build it 1 wide.
+        timm_kwargs.setdefault('mlp_ratio', 1 / 4096)
+        model = _create_timm_model(self.arch, self.attention, attn_kwargs, attn_stages, timm_kwargs)
+        # Drop timm's 7x7-conv MLP (~100 M parameters) and classifier: the config's neck/head follow.
+        model.pre_logits = nn.Identity()
+        model.head = nn.Identity()
+        self.timm_model = model
+        model.is_init = True  # initialised by timm; see ConvAttnResNet
+        pools = [i for i, m in enumerate(model.features) if isinstance(m, nn.MaxPool2d)]
+        if len(pools) != self.num_stages:
+            raise RuntimeError(f'{self.arch}: expected {self.num_stages} max pools in features, found {len(pools)}')
+        last = max(self.out_indices)
+        model.features = model.features[:pools[last] + 1]
+        self._stage_ends = pools[:last + 1]
+        # timm's feature_info taps 0-4 sit just before each max pool.
+        widths = [model.feature_info[i]['num_chs'] for i in range(self.num_stages)]
+        self.out_channels = tuple(widths[i] for i in self.out_indices)
+        self.out_strides = tuple(2 ** (i + 1) for i in self.out_indices)
+        self._freeze_stages()
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        if self.frozen_stages <= 0:
+            return []
+        end = self._stage_ends[min(self.frozen_stages, len(self._stage_ends)) - 1]
+        return list(self.timm_model.features[:end + 1])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outs = []
+        ends = {e: i for i, e in enumerate(self._stage_ends)}
+        for i, layer in enumerate(self.timm_model.features):
+            x = layer(x)
+            if i in ends and ends[i] in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

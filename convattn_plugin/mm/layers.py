@@ -1,0 +1,76 @@
+"""Every attention kind as a layer in mmengine's root ``MODELS`` registry.
+
+Kind ``k`` (class ``C`` in :mod:`convattn_plugin.layers`) is registered as
+``'ConvAttn' + C.__name__``: ``cbam`` -> ``ConvAttnCBAM``, ``eca`` ->
+``ConvAttnEfficientChannelAttn``, ``nonlocal`` -> ``ConvAttnNonLocal2d`` (mmcv's own
+``NonLocal2d``, ``ContextBlock`` and ``GeneralizedAttention`` stay untouched).
+:func:`mm_layer_name` gives the name of a kind, :func:`mm_layer_names` the whole table.
+
+The registered class is a thin subclass of the pure-torch one that also accepts mmcv's
+plugin convention, ``in_channels=`` instead of ``channels``, so mmdet / mmseg backbones
+can use it through ``plugins=[dict(cfg=dict(type='ConvAttnCBAM'), ...)]``.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from mmengine.registry import MODELS
+
+from ..layers import get_attn_info, list_attentions
+
+__all__ = ['MM_LAYER_PREFIX', 'mm_layer_name', 'mm_layer_names', 'register_attention_layers']
+
+MM_LAYER_PREFIX = 'ConvAttn'
+
+
+def mm_layer_name(kind: str) -> str:
+    """Registry name of attention ``kind`` in mmengine's ``MODELS``."""
+    return MM_LAYER_PREFIX + get_attn_info(kind).cls.__name__
+
+
+def mm_layer_names() -> dict[str, str]:
+    """``{kind: registry name}`` for every registered kind."""
+    return {kind: mm_layer_name(kind) for kind in list_attentions()}
+
+
+def _mm_layer_class(kind: str) -> type:
+    base = get_attn_info(kind).cls
+    name = mm_layer_name(kind)
+
+    def __init__(self, channels: Optional[int] = None, *args, in_channels: Optional[int] = None, **kwargs):
+        if (channels is None) == (in_channels is None):
+            raise ValueError(f'{name}: give exactly one of channels= or in_channels= '
+                             f'(got channels={channels!r}, in_channels={in_channels!r})')
+        base.__init__(self, channels if channels is not None else in_channels, *args, **kwargs)
+
+    cls = type(name, (base,), {
+        '__init__': __init__,
+        '__module__': __name__,
+        '__doc__': f'``{kind}`` attention ({base.__name__}) for mmengine configs; '
+                   f'takes ``channels`` or mmcv\'s ``in_channels``.\n\n{base.__doc__ or ""}',
+        # mmcv's build_plugin_layer names the submodule after this.
+        '_abbr_': f'convattn_{kind}',
+    })
+    return cls
+
+
+def register_attention_layers() -> dict[str, str]:
+    """Register every kind known now into mmengine's root ``MODELS`` (idempotent).
+
+    Call it again after :func:`convattn_plugin.register_attention` to add new kinds.
+    Returns the ``{kind: registry name}`` table.
+    """
+    module = sys.modules[__name__]
+    for kind in list_attentions():
+        name = mm_layer_name(kind)
+        existing = MODELS.module_dict.get(name)
+        if existing is not None:
+            if getattr(existing, '__module__', '') != __name__:
+                raise KeyError(f'{name} is already registered in mmengine MODELS by {existing!r}')
+            if issubclass(existing, get_attn_info(kind).cls):
+                continue
+        cls = _mm_layer_class(kind)
+        setattr(module, name, cls)  # importable by name, so modules holding it pickle
+        MODELS.register_module(name=name, module=cls, force=True)
+    return mm_layer_names()

@@ -1,0 +1,91 @@
+"""Registration into mmengine's root MODELS: layers, backbones, presets; no collisions."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+from mmengine.registry import MODELS, Registry
+
+import convattn_plugin.mm as cmm
+from convattn_plugin.layers import get_attn_info, list_attentions
+
+MMCV_NAMES = ('NonLocal2d', 'ContextBlock', 'GeneralizedAttention')
+
+
+def test_every_kind_is_a_layer_with_a_prefixed_name():
+    table = cmm.mm_layer_names()
+    assert sorted(table) == list_attentions()
+    assert table['cbam'] == 'ConvAttnCBAM' and table['nonlocal'] == 'ConvAttnNonLocal2d'
+    for kind, name in table.items():
+        cls = MODELS.get(name)
+        assert cls is not None and issubclass(cls, get_attn_info(kind).cls), kind
+
+
+@pytest.mark.parametrize('kind', list_attentions())
+def test_layer_builds_from_another_scope_and_runs(kind):
+    # A child registry stands for mmdet's / mmseg's (not installed here): lookups reach the root.
+    child = Registry('model', parent=MODELS, scope=f'fake_downstream_{kind}')
+    layer = child.build(dict(type=cmm.mm_layer_name(kind), in_channels=16))
+    x = torch.randn(2, 16, 8, 8)
+    assert layer(x).shape == x.shape
+    assert layer.channels == 16
+
+
+def test_layer_takes_channels_or_in_channels_not_both():
+    cls = MODELS.get('ConvAttnCBAM')
+    assert cls(8).channels == cls(in_channels=8).channels == 8
+    with pytest.raises(ValueError, match='exactly one of channels= or in_channels='):
+        cls(8, in_channels=8)
+
+
+def test_mmcv_plugin_builder_accepts_our_layers():
+    build_plugin_layer = pytest.importorskip('mmcv.cnn').build_plugin_layer
+    name, layer = build_plugin_layer(dict(type='ConvAttnCBAM', rd_ratio=1 / 4), postfix='_1', in_channels=32)
+    assert name == 'convattn_cbam_1'
+    assert isinstance(layer, get_attn_info('cbam').cls) and layer.fc1.out_channels == 8
+
+
+def test_mmcv_entries_are_untouched():
+    mmcv_cnn = pytest.importorskip('mmcv.cnn')  # registers mmcv's own layers
+    for name in MMCV_NAMES:
+        cls = MODELS.get(name)
+        assert cls is getattr(mmcv_cnn, name), name
+        assert cls.__module__.startswith('mmcv.'), name
+    ours = [n for n, c in MODELS.module_dict.items() if getattr(c, '__module__', '').startswith('convattn_plugin')]
+    assert ours and all(n.startswith('ConvAttn') for n in ours), ours
+
+
+def test_backbones_and_presets_are_registered_in_the_root():
+    for name in ('ConvAttnResNet', 'ConvAttnVGG', 'ConvAttnBackbone'):
+        assert name in MODELS.module_dict
+    from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+    b = MMPRETRAIN_MODELS.build(dict(type='ConvAttnBackbone', arch='resnet18_cbam'))
+    assert type(b).__name__ == 'ConvAttnResNet' and b.depth == 18 and b.attention == 'cbam'
+
+
+def test_presets_cover_the_families():
+    names = cmm.list_presets()
+    for n in ('resnet18', 'resnet18_cbam', 'resnet50_cbam', 'vgg16_localattn', 'vgg16_bn_eca', 'vgg19_bn'):
+        assert n in names
+    assert len(names) == len(set(names)) == (5 + 8) * (1 + len(list_attentions()))
+    cls, kw = cmm.parse_preset('vgg16_bn_localattn')
+    assert cls is cmm.ConvAttnVGG and kw == dict(depth=16, attention='localattn', with_bn=True)
+
+
+def test_preset_equals_the_explicit_backbone():
+    torch.manual_seed(0)
+    a = cmm.ConvAttnBackbone('resnet18_cbam', out_indices=(1, 3))
+    b = cmm.ConvAttnResNet(depth=18, attention='cbam', out_indices=(1, 3))
+    assert a.state_dict().keys() == b.state_dict().keys()
+    with pytest.raises(ValueError, match='sets .*depth'):
+        cmm.ConvAttnBackbone('resnet18_cbam', depth=50)
+
+
+def test_registering_twice_is_harmless():
+    before = {n: MODELS.get(n) for n in cmm.mm_layer_names().values()}
+    assert cmm.register_attention_layers() == cmm.mm_layer_names()
+    assert {n: MODELS.get(n) for n in before} == before  # same classes, nothing replaced
+    importlib.reload(cmm)  # re-runs every registration, the model hub's included
+    assert MODELS.get('ConvAttnCBAM') is before['ConvAttnCBAM']
+    assert MODELS.get('ConvAttnResNet') is not None

@@ -1,0 +1,42 @@
+"""Test with mmpretrain's ``tools/test.py``, plus what it lacks.
+
+Same options as mmpretrain's (its ``parse_args`` and ``merge_args`` are reused). Added:
+distributed testing on CPU-only machines (gloo; see ``convattn_plugin.mm.dist``), and the
+metrics printed as one JSON line (``{"accuracy/top1": ...}``) for scripts.
+
+    python tools/test.py CONFIG CHECKPOINT [--out metrics.json --out-item metrics]
+"""
+import json
+
+import mmengine
+import torch
+from mmengine.config import Config
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from convattn_plugin.mm.dist import setup_cpu_distributed
+from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
+
+
+def main() -> None:
+    tool = load_mmpretrain_tool('test')
+    args = tool.parse_args()
+    if args.out is None and args.out_item is not None:
+        raise ValueError('Please use `--out` argument to specify the '
+                         'path of the output file before using `--out-item`.')
+    cfg = tool.merge_args(Config.fromfile(args.config), args)
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        setup_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out and args.out_item in ['pred', None]:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+    if runner.rank == 0:
+        print(json.dumps({k: float(v) for k, v in metrics.items()}))
+
+
+if __name__ == '__main__':
+    main()

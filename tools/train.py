@@ -1,0 +1,31 @@
+"""Train with mmpretrain's ``tools/train.py``, plus what it lacks.
+
+Same options as mmpretrain's (its ``parse_args`` and ``merge_args`` are reused). Added:
+distributed training on CPU-only machines (``--launcher pytorch|slurm`` without CUDA:
+gloo, and DDP without device ids; see ``convattn_plugin.mm.dist``). With CUDA nothing
+changes: mmengine's NCCL path runs as configured.
+
+    python tools/train.py configs/resnet_cbam/resnet18-cbam_1xb32_digits.py
+    torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch
+"""
+import torch
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from convattn_plugin.mm.dist import setup_cpu_distributed
+from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
+
+
+def main() -> None:
+    tool = load_mmpretrain_tool('train')
+    args = tool.parse_args()
+    cfg = tool.merge_args(Config.fromfile(args.config), args)
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        setup_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
