@@ -1,0 +1,384 @@
+"""Convert a trained model between mmpretrain and timm, files in and files out.
+
+mmpretrain -> timm: an mmpretrain config and checkpoint (a training checkpoint or a
+published one) become the folder ``timm.create_model('local-dir:<folder>', pretrained=True)``
+reads, written by timm's own ``save_for_hf`` (``config.json``, ``model.safetensors``) plus a
+``README.md`` model card::
+
+    pair = pair_from_mm('configs/resnet_cbam/resnet18-cbam_1xb32_digits.py', 'work_dirs/.../epoch_4.pth')
+    write_timm_folder(pair, 'out/timm')
+
+timm -> mmpretrain: such a folder becomes an mmpretrain config and a checkpoint named with
+its sha256 (``<name>_<YYYYMMDD>-<sha8>.pth``)::
+
+    pair = pair_from_timm('out/timm')
+    config, checkpoint = write_mm_files(pair, 'out/mm', 'resnet18-cbam_digits')
+
+Both directions load every tensor strictly (:mod:`.keys`: a checkpoint of another
+architecture is refused with the list of keys) and check that the two models give the same
+logits on a random input (atol 1e-5) before anything is written. The key and
+preprocessing mapping is in :mod:`.layout`. Files are read with ``weights_only=True`` or as
+safetensors only; a file whose name carries a hash is verified first.
+"""
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import torch
+import torch.nn as nn
+
+from ..checkpoint import hash_in_name, load_weights, sha256_of
+from .keys import load_state_dict_strict
+from .layout import (ConversionError, TimmSpec, mm_model_cfg, mm_preprocessing, mm_to_timm_state_dict,
+                     spec_from_mm_model, spec_from_timm, timm_data_config, timm_to_mm_state_dict)
+
+__all__ = [
+    'ModelPair', 'read_checkpoint', 'extract_state_dict', 'build_mm_model', 'check_same_logits',
+    'pair_from_mm', 'pair_from_timm', 'save_mm_checkpoint', 'write_timm_folder', 'write_mm_files',
+    'convert_mm_to_timm', 'convert_timm_to_mm', 'sanitize_meta', 'CUSTOM_IMPORTS',
+]
+
+PathLike = Union[str, os.PathLike]
+
+#: What a config needs to build the project's models (as configs/_base_/default_runtime.py).
+CUSTOM_IMPORTS = dict(imports=['convattn_plugin.mm'], allow_failed_imports=False)
+ATOL = 1e-5
+
+
+@dataclass
+class ModelPair:
+    """One set of weights in both frameworks, checked to give the same logits.
+
+    Attributes:
+        mm_model: The mmpretrain ``ImageClassifier`` (eval mode; ``_config`` set).
+        timm_model: The timm model (eval mode).
+        spec: timm name, create arguments and key mapping.
+        data_config: timm's preprocessing (``input_size``, ``mean``, ...).
+        meta: The mmpretrain checkpoint's ``meta`` (``dataset_meta``, ...).
+        max_abs_diff: Largest logit difference found by :func:`check_same_logits`.
+    """
+    mm_model: nn.Module
+    timm_model: nn.Module
+    spec: TimmSpec
+    data_config: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+    max_abs_diff: float = 0.0
+
+    @property
+    def label_names(self) -> Optional[list[str]]:
+        classes = (self.meta.get('dataset_meta') or {}).get('classes') \
+            or (getattr(self.mm_model, '_dataset_meta', None) or {}).get('classes')
+        return [str(c) for c in classes] if classes else None
+
+
+def sanitize_meta(meta: Any, where: str = 'meta', dropped: Optional[list[str]] = None) -> Any:
+    """``meta`` as plain Python values that ``torch.load(weights_only=True)`` reads without an allow-list.
+
+    numpy scalars and arrays become numbers and lists, tensors lists, mappings dicts; any other
+    object (a ``HistoryBuffer``, a class) is dropped, its path appended to ``dropped``.
+    """
+    import numpy as np
+
+    if meta is None or type(meta) in (bool, int, float, str):
+        return meta
+    if isinstance(meta, np.generic):  # before the builtins: np.float64 is a float, np.str_ a str
+        return meta.item()
+    for plain in (bool, int, float, str):  # subclasses (IntEnum, ...) pickle as their own class
+        if isinstance(meta, plain):
+            return plain(meta)
+    if isinstance(meta, (np.ndarray, torch.Tensor)):
+        return meta.tolist()
+    if isinstance(meta, Mapping):
+        out = {}
+        for k, v in meta.items():
+            clean = sanitize_meta(v, f'{where}.{k}', dropped)
+            if clean is not _DROPPED:
+                out[str(k)] = clean
+        return out
+    if isinstance(meta, (list, tuple)):
+        items = [sanitize_meta(v, f'{where}[{i}]', dropped) for i, v in enumerate(meta)]
+        return type(meta)(v for v in items if v is not _DROPPED) if type(meta) in (list, tuple) else \
+            [v for v in items if v is not _DROPPED]
+    if dropped is not None:
+        dropped.append(f'{where} ({type(meta).__name__})')
+    return _DROPPED
+
+
+_DROPPED = object()
+
+
+def read_checkpoint(path: PathLike) -> dict[str, Any]:
+    """Read an mmpretrain checkpoint safely.
+
+    A name with a hash (``*-1a2b3c4d.pth``) is verified and read by
+    :func:`convattn_plugin.checkpoint.load_weights`; any other path (a training checkpoint,
+    or an ``s3://`` / ``http://`` one) by mmengine's ``CheckpointLoader``, whose
+    ``torch.load`` uses ``weights_only=True`` with the allow-list of :mod:`convattn_plugin.mm`.
+
+    Returns:
+        A dict with ``state_dict`` (a bare state dict is wrapped in one).
+
+    Raises:
+        HashMismatchError: The file's content does not match the hash in its name.
+    """
+    from mmengine.runner import CheckpointLoader
+
+    if hash_in_name(path) is not None and Path(path).is_file():
+        obj = load_weights(path)
+    else:
+        obj = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    if not isinstance(obj, dict):
+        raise ValueError(f'{path}: not a checkpoint (a {type(obj).__name__})')
+    if 'state_dict' not in obj:
+        if not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise ValueError(f'{path}: no state_dict in the checkpoint (keys: {sorted(obj)[:10]})')
+        obj = dict(state_dict=obj)
+    return obj
+
+
+def extract_state_dict(checkpoint: Mapping[str, Any], use_ema: bool = True) -> dict[str, torch.Tensor]:
+    """The weights to publish from an mmengine checkpoint.
+
+    mmengine's ``EMAHook`` saves the averaged weights as ``state_dict`` and the raw ones in
+    ``ema_state_dict`` (``module.``-prefixed), as mmpretrain's publish tool reads them.
+
+    Args:
+        checkpoint: From :func:`read_checkpoint`.
+        use_ema: Keep the averaged weights (mmpretrain's default); ``False``: the raw ones.
+    """
+    state_dict = dict(checkpoint['state_dict'])
+    ema = checkpoint.get('ema_state_dict')
+    if ema and not use_ema:
+        state_dict.update({k[len('module.'):]: v for k, v in ema.items() if k.startswith('module.')})
+    return state_dict
+
+
+def build_mm_model(config: Any, cfg_options: Optional[Mapping[str, Any]] = None) -> nn.Module:
+    """Build an mmpretrain classifier (no weights) from a config file, a ``Config`` or a dict.
+
+    ``mmpretrain.get_model`` does the building, so ``_config`` and ``_dataset_meta`` are set
+    as for any mmpretrain model (the inferencer needs them).
+    """
+    import mmpretrain
+    from mmengine.config import Config
+
+    if isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    elif isinstance(config, Mapping):
+        cfg = Config(dict(config))
+    else:
+        cfg = Config.fromfile(str(config))
+    if cfg_options:
+        cfg.merge_from_dict(dict(cfg_options))
+    return mmpretrain.get_model(cfg).eval()
+
+
+def check_same_logits(mm_model: nn.Module, timm_model: nn.Module, input_size: tuple[int, ...],
+                      atol: float = ATOL, batch: int = 2) -> float:
+    """Run both models on one random batch; raise unless their logits agree within ``atol``.
+
+    Returns:
+        The largest absolute difference.
+
+    Raises:
+        ConversionError: The logits differ (the conversion would change the model).
+    """
+    x = torch.randn(batch, *input_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        mm_logits = mm_model.eval()(x, mode='tensor')
+        timm_logits = timm_model.eval()(x)
+    if mm_logits.shape != timm_logits.shape:
+        raise ConversionError(f'logits of shape {tuple(mm_logits.shape)} (mmpretrain) and '
+                              f'{tuple(timm_logits.shape)} (timm)')
+    diff = float((mm_logits - timm_logits).abs().max())
+    if not diff <= atol:
+        raise ConversionError(f'the timm and mmpretrain models give different logits (max |diff| {diff:.3g} '
+                              f'> {atol}): the layouts do not describe the same function')
+    return diff
+
+
+def pair_from_mm(config: Any, checkpoint: Union[PathLike, Mapping[str, Any]],
+                 cfg_options: Optional[Mapping[str, Any]] = None, use_ema: bool = True,
+                 input_size: Optional[tuple[int, int]] = None, checkpoint_name: Optional[str] = None) -> ModelPair:
+    """Load an mmpretrain checkpoint and build its timm twin.
+
+    Args:
+        config: The training config (file, ``Config`` or dict).
+        checkpoint: A checkpoint path, or an already read checkpoint dict.
+        cfg_options: Overrides merged into the config (as ``--cfg-options``).
+        use_ema: See :func:`extract_state_dict`.
+        input_size: ``(h, w)`` for configs whose test pipeline gives no size.
+        checkpoint_name: Names the checkpoint in error messages (default: its file name).
+
+    Raises:
+        ArchitectureMismatchError: The checkpoint is not of the config's architecture.
+        ConversionError: The model has no timm equivalent, or the logits differ.
+    """
+    what = checkpoint_name or (Path(checkpoint).name if isinstance(checkpoint, (str, os.PathLike))
+                               else 'the checkpoint')
+    ckpt = read_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else dict(checkpoint)
+    state_dict = extract_state_dict(ckpt, use_ema)
+    mm_model = build_mm_model(config, cfg_options)
+    cfg_name = Path(str(config)).stem if isinstance(config, (str, os.PathLike)) else 'the config'
+    load_state_dict_strict(mm_model, state_dict, what, f'the model of {cfg_name}')
+    spec = spec_from_mm_model(mm_model)
+    timm_model = spec.create().eval()
+    load_state_dict_strict(timm_model, mm_to_timm_state_dict(state_dict, spec), what, f'timm {spec.model_name}')
+    data_config = timm_data_config(mm_model._config, input_size)
+    diff = check_same_logits(mm_model, timm_model, data_config['input_size'])
+    return ModelPair(mm_model, timm_model, spec, data_config, dict(ckpt.get('meta') or {}), diff)
+
+
+def _read_timm_folder(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    cfg_file = folder / 'config.json'
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f'{folder} is not a timm model folder: no config.json')
+    hf_config = json.loads(cfg_file.read_text())
+    for name in ('model.safetensors', 'pytorch_model.bin', 'pytorch_model.pth', 'model.pth'):
+        if (folder / name).is_file():
+            return hf_config, dict(load_weights(folder / name))  # safetensors, or weights_only
+    raise FileNotFoundError(f'{folder}: no model.safetensors / pytorch_model.bin')
+
+
+def pair_from_timm(folder: PathLike) -> ModelPair:
+    """Load a timm model folder (``config.json`` + weights) and build its mmpretrain twin.
+
+    The mmpretrain config is generated: ``ConvAttnBackbone(arch=<architecture>)`` with the
+    ``model_args``, ``GlobalAveragePooling``, ``LinearClsHead`` or ``StackedLinearClsHead``,
+    and the preprocessing of ``pretrained_cfg`` (:func:`.layout.mm_preprocessing`).
+
+    Raises:
+        ArchitectureMismatchError: The weights are not of ``config.json``'s architecture.
+        ConversionError: The model has no mmpretrain equivalent, or the logits differ.
+    """
+    folder = Path(folder)
+    hf_config, state_dict = _read_timm_folder(folder)
+    args = dict(hf_config.get('model_args') or {})
+    args.setdefault('num_classes', hf_config.get('num_classes', 1000))
+    spec = spec_from_timm(hf_config['architecture'], args)
+    timm_model = spec.create().eval()
+    load_state_dict_strict(timm_model, state_dict, f'{folder.name}/model weights', f'timm {spec.model_name}')
+    pretrained_cfg = dict(hf_config.get('pretrained_cfg') or {})
+    data_preprocessor, pipeline = mm_preprocessing(pretrained_cfg, spec.num_classes)
+    cfg = dict(
+        custom_imports=CUSTOM_IMPORTS,
+        default_scope='mmpretrain',
+        model=mm_model_cfg(spec, timm_model.num_features),
+        data_preprocessor=data_preprocessor,
+        # The inferencer reads its pipeline from here; no data set is needed to predict.
+        test_pipeline=pipeline,
+        test_dataloader=dict(batch_size=1, num_workers=0,
+                             dataset=dict(type='CustomDataset', data_root='', pipeline=pipeline),
+                             sampler=dict(type='DefaultSampler', shuffle=False)),
+    )
+    mm_model = build_mm_model(cfg)
+    mm_state = timm_to_mm_state_dict(state_dict, spec)
+    load_state_dict_strict(mm_model, mm_state, f'{folder.name}/model weights', 'the generated mmpretrain model')
+    data_config = dict(input_size=tuple(pretrained_cfg.get('input_size', (3, 224, 224))),
+                       **{k: pretrained_cfg[k] for k in ('interpolation', 'crop_pct', 'crop_mode', 'mean', 'std')
+                          if k in pretrained_cfg})
+    diff = check_same_logits(mm_model, timm_model, data_config['input_size'])
+    labels = hf_config.get('label_names')
+    meta = dict(dataset_meta=dict(classes=list(labels)) if isinstance(labels, (list, tuple)) else {},
+                converted_from=f'timm {spec.model_name} ({folder.name})')
+    return ModelPair(mm_model, timm_model, spec, data_config, meta, diff)
+
+
+def save_mm_checkpoint(checkpoint: Mapping[str, Any], out_dir: PathLike, stem: str,
+                       date: Optional[str] = None) -> Path:
+    """``torch.save`` a checkpoint as ``<stem>_<YYYYMMDD>-<sha256[:8]>.pth`` (mmpretrain's name).
+
+    The hash is of the saved bytes, so :func:`convattn_plugin.checkpoint.load_weights` can
+    verify the file later. The file is written under a temporary name and renamed.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f'.tmp_{stem}.pth'
+    torch.save(dict(checkpoint), tmp)
+    sha8 = sha256_of(tmp)[:8]
+    date = date or datetime.datetime.now().strftime('%Y%m%d')
+    final = out_dir / f'{stem}_{date}-{sha8}.pth'
+    os.replace(tmp, final)
+    return final
+
+
+def release_pretrained_cfg(model: nn.Module) -> None:
+    """Drop the untrained model's ``tag`` and "untrained" ``notes`` from ``model.pretrained_cfg``.
+
+    timm's ``save_for_hf`` writes ``pretrained_cfg`` into ``config.json`` and leaves out
+    ``None`` values.
+    """
+    model.pretrained_cfg = dict(model.pretrained_cfg, tag=None, notes=None)
+
+
+def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[dict[str, Any]] = None,
+                      model_name: Optional[str] = None) -> Path:
+    """Write what timm's ``push_to_hf_hub(..., safe_serialization=True)`` uploads.
+
+    ``config.json`` (architecture, num_classes, label_names, model_args, pretrained_cfg with
+    the preprocessing) and ``model.safetensors`` by timm's ``save_for_hf``, and ``README.md``
+    by timm's ``generate_readme`` from ``model_card``.
+
+    Args:
+        pair: From :func:`pair_from_mm` or :func:`pair_from_timm`.
+        out_dir: The folder (created).
+        model_card: Fields of timm's model card (see :mod:`.model_card`); a card of the
+            model's facts when omitted.
+        model_name: The card's title (the Hub repository's name).
+    """
+    from timm.models._hub import generate_readme, save_for_hf  # generate_readme is not re-exported
+
+    from .model_card import build_model_card
+
+    out_dir = Path(out_dir)
+    model_config = {'label_names': pair.label_names} if pair.label_names else None
+    release_pretrained_cfg(pair.timm_model)
+    save_for_hf(pair.timm_model, out_dir, model_config=model_config, model_args=pair.spec.model_args,
+                safe_serialization=True, data_config=pair.data_config)
+    card = model_card if model_card is not None else build_model_card(pair)
+    (out_dir / 'README.md').write_text(generate_readme(card, model_name or pair.spec.model_name), encoding='utf-8')
+    return out_dir
+
+
+def write_mm_files(pair: ModelPair, out_dir: PathLike, stem: str, date: Optional[str] = None) -> tuple[Path, Path]:
+    """Write the mmpretrain config ``<stem>.py`` and checkpoint ``<stem>_<date>-<sha8>.pth``.
+
+    The checkpoint holds only ``state_dict`` and ``meta`` (plain Python values), so it
+    loads with ``torch.load(weights_only=True)`` and no allow-list.
+    """
+    import mmpretrain
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = out_dir / f'{stem}.py'
+    pair.mm_model._config.dump(str(config))
+    meta = dict(sanitize_meta(pair.meta), mmpretrain_version=mmpretrain.__version__)
+    state_dict = {k: v.detach().clone().contiguous() for k, v in pair.mm_model.state_dict().items()}
+    checkpoint = save_mm_checkpoint(dict(state_dict=state_dict, meta=meta), out_dir, stem, date)
+    return config, checkpoint
+
+
+def convert_mm_to_timm(config: Any, checkpoint: PathLike, out_dir: PathLike,
+                       cfg_options: Optional[Mapping[str, Any]] = None, use_ema: bool = True,
+                       input_size: Optional[tuple[int, int]] = None) -> Path:
+    """mmpretrain config + checkpoint -> timm folder (see :func:`pair_from_mm`, :func:`write_timm_folder`)."""
+    pair = pair_from_mm(config, checkpoint, cfg_options, use_ema, input_size)
+    return write_timm_folder(pair, out_dir)
+
+
+def convert_timm_to_mm(folder: PathLike, out_dir: PathLike, stem: Optional[str] = None) -> tuple[Path, Path]:
+    """timm folder -> mmpretrain config and hashed checkpoint; returns their paths.
+
+    Args:
+        folder: A folder with ``config.json`` and ``model.safetensors``.
+        out_dir: Where the two files go.
+        stem: File name stem; default the timm model name.
+    """
+    pair = pair_from_timm(folder)
+    return write_mm_files(pair, out_dir, stem or pair.spec.model_name)

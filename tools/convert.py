@@ -1,0 +1,53 @@
+"""Convert a trained model between mmpretrain's layout and timm's, both ways.
+
+    python tools/convert.py mm2timm CONFIG CHECKPOINT OUT_DIR   # -> config.json, model.safetensors, README.md
+    python tools/convert.py timm2mm TIMM_DIR OUT_DIR [--name N] # -> N.py, N_<YYYYMMDD>-<sha8>.pth
+
+Every tensor is checked against the target architecture and the two models' logits are
+compared (atol 1e-5) before anything is written. See convattn_plugin.release.layout for the
+key map and what does not convert (ResNet stem='cifar', plain VGG).
+"""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+from convattn_plugin.checkpoint import HashMismatchError
+from convattn_plugin.release import ConversionError, convert_mm_to_timm, convert_timm_to_mm
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='direction', required=True)
+    to_timm = sub.add_parser('mm2timm', help='mmpretrain config + checkpoint -> timm folder')
+    to_timm.add_argument('config')
+    to_timm.add_argument('checkpoint', help='a training or published mmpretrain checkpoint')
+    to_timm.add_argument('out_dir')
+    to_timm.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    to_timm.add_argument('--no-ema', action='store_true', help='the raw weights of an EMA run')
+    to_timm.add_argument('--input-size', nargs=2, type=int, metavar=('H', 'W'),
+                         help='input size when the test pipeline gives none')
+    to_mm = sub.add_parser('timm2mm', help='timm folder (config.json + model.safetensors) -> mmpretrain files')
+    to_mm.add_argument('timm_dir')
+    to_mm.add_argument('out_dir')
+    to_mm.add_argument('--name', help='file stem (default: the timm model name)')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    try:
+        if args.direction == 'mm2timm':
+            folder = convert_mm_to_timm(args.config, args.checkpoint, args.out_dir, cfg_options=args.cfg_options,
+                                        use_ema=not args.no_ema,
+                                        input_size=tuple(args.input_size) if args.input_size else None)
+            print(f'timm folder: {folder}')
+        else:
+            config, checkpoint = convert_timm_to_mm(args.timm_dir, args.out_dir, args.name)
+            print(f'mmpretrain config:     {config}\nmmpretrain checkpoint: {checkpoint}')
+    except (ConversionError, HashMismatchError, ValueError, FileNotFoundError) as e:
+        sys.exit(f'convert.py: error: {e}')
+
+
+if __name__ == '__main__':
+    main()
