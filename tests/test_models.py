@@ -22,14 +22,7 @@ REPRESENTATIVES = ['resnet18_cbam', 'vgg11_bn_dualattn']  # one per family; dual
 IMG, BATCH, NUM_CLASSES = 64, 2, 3
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """One intra-op thread: on two cores shared with other jobs, OpenMP threads spin-wait for each
-    other and this module ran 3-6x slower with two threads than with one (measured here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _split(name: str) -> tuple[str, str]:

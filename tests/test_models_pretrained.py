@@ -11,13 +11,7 @@ import convattn_plugin  # noqa: F401  (registers the models)
 from convattn_plugin.models import add_attention, load_backbone_weights
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """One intra-op thread: two shared cores run these 100M-parameter VGGs faster that way."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _assert_backbone_equals(model, baseline: dict[str, torch.Tensor], report, skip=()):

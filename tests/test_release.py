@@ -48,13 +48,7 @@ def _mm_test_kit():
 KIT = _mm_test_kit()
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # The machine is shared: one thread, as the tool runs of tests/mm.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')
