@@ -337,3 +337,13 @@ def test_resnet_inplace_gates_keep_outputs_and_gradients():
         model.train()
         model(x).sum().backward()  # autograd takes the out-of-place path
         assert all(p.grad is not None for p in model.parameters())
+
+
+def test_vgg_gap_mlp_head_with_norm():
+    """head_mlp_norm mirrors StackedLinearClsHead(norm_cfg=BN1d): Linear, BN, ReLU, dropout."""
+    model = timm.create_model('vgg11_se', num_classes=3, head_mlp=(16,), head_mlp_norm=True)
+    keys = model.state_dict().keys()
+    assert 'pre_logits.layers.0.norm.running_var' in keys and 'head.fc.weight' in keys
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+    with pytest.raises(ValueError, match=r'head_mlp_norm=True needs hidden layers'):
+        timm.create_model('vgg11_se', head_mlp=(), head_mlp_norm=True)

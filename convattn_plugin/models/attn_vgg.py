@@ -55,18 +55,20 @@ default_cfgs: dict[str, Any] = {}
 
 
 class _LinearBlock(nn.Module):
-    """Linear, activation, dropout: the hidden layer of mmpretrain's ``StackedLinearClsHead``
-    (same attribute name ``fc``, so the keys map one to one)."""
+    """Linear, optional BatchNorm, activation, dropout: the hidden layer of mmpretrain's
+    ``StackedLinearClsHead`` (same attribute names ``fc`` and ``norm``, so the keys map one
+    to one)."""
 
     def __init__(self, in_features: int, out_features: int, drop_rate: float, act_layer: type[nn.Module],
-                 device=None, dtype=None) -> None:
+                 norm: bool = False, device=None, dtype=None) -> None:
         super().__init__()
         self.fc = nn.Linear(in_features, out_features, device=device, dtype=dtype)
+        self.norm = nn.BatchNorm1d(out_features, device=device, dtype=dtype) if norm else nn.Identity()
         self.act = act_layer(inplace=True)
         self.drop = nn.Dropout(drop_rate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.act(self.fc(x)))
+        return self.drop(self.act(self.norm(self.fc(x))))
 
 
 class GapMlp(nn.Module):
@@ -81,15 +83,17 @@ class GapMlp(nn.Module):
         hidden: Widths of the hidden layers; empty for pooling only.
         drop_rate: Dropout after each hidden layer.
         act_layer: Activation class.
+        norm: BatchNorm after each hidden Linear (``StackedLinearClsHead(norm_cfg=dict(type='BN1d'))``).
     """
 
     def __init__(self, in_features: int, hidden: Sequence[int], drop_rate: float = 0.,
-                 act_layer: type[nn.Module] = nn.ReLU, device=None, dtype=None) -> None:
+                 act_layer: type[nn.Module] = nn.ReLU, norm: bool = False, device=None, dtype=None) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.layers = nn.ModuleList()
         for width in hidden:
-            self.layers.append(_LinearBlock(in_features, width, drop_rate, act_layer, device=device, dtype=dtype))
+            self.layers.append(
+                _LinearBlock(in_features, width, drop_rate, act_layer, norm, device=device, dtype=dtype))
             in_features = width
         self.num_features = in_features
 
@@ -112,11 +116,11 @@ def _check_head_mlp(head_mlp: Any, variant: str) -> tuple[int, ...]:
     return widths
 
 
-def _set_gap_mlp_head(model: VGG, hidden: tuple[int, ...], kwargs: dict[str, Any]) -> None:
+def _set_gap_mlp_head(model: VGG, hidden: tuple[int, ...], norm: bool, kwargs: dict[str, Any]) -> None:
     """Give ``model`` a :class:`GapMlp` ``pre_logits`` and a classifier sized for it."""
     dd = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype')}
     drop_rate = kwargs.get('drop_rate', 0.)
-    model.pre_logits = GapMlp(model.num_features, hidden, drop_rate, kwargs.get('act_layer', nn.ReLU), **dd)
+    model.pre_logits = GapMlp(model.num_features, hidden, drop_rate, kwargs.get('act_layer', nn.ReLU), norm, **dd)
     model.head_hidden_size = model.pre_logits.num_features
     # With hidden layers the last one's dropout already precedes the classifier (as in
     # StackedLinearClsHead); without, dropout before the classifier as timm's heads do.
@@ -133,6 +137,7 @@ def _attn_vgg(
         attn_stages: Union[int, Sequence[int], None] = None,
         attn_kwargs: Optional[dict[str, Any]] = None,
         head_mlp: Optional[Sequence[int]] = None,
+        head_mlp_norm: bool = False,
         variant: str = 'VGG',
         **kwargs: Any,
 ) -> VGG:
@@ -147,16 +152,19 @@ def _attn_vgg(
         attn_kwargs: Options of the kind, checked for every stage.
         head_mlp: Hidden widths of a global-average-pool + MLP ``pre_logits``
             (:class:`GapMlp`) in place of timm's 7x7-conv MLP; ``None`` keeps timm's.
+        head_mlp_norm: BatchNorm after each hidden layer of ``head_mlp``.
         variant: Model name for error messages.
         **kwargs: Arguments of timm's ``VGG`` (``cfg`` included).
     """
     hidden = None if head_mlp is None else _check_head_mlp(head_mlp, variant)
+    if head_mlp_norm and not hidden:
+        raise ValueError(f'{variant}: head_mlp_norm=True needs hidden layers (head_mlp=(width, ...))')
     if hidden is not None:
         # timm's 7x7-conv MLP (~100 M parameters) is replaced below: build it 1 wide.
         kwargs = dict(kwargs, mlp_ratio=1 / 4096)
     model = VGG(**kwargs)
     if hidden is not None:
-        _set_gap_mlp_head(model, hidden, kwargs)
+        _set_gap_mlp_head(model, hidden, head_mlp_norm, kwargs)
     options = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype'), **(attn_kwargs or {})}
     for s in resolve_attn_stages(attn_kind, attn_stages, NUM_STAGES, variant):
         idx = model.feature_ends[s]  # the activation before the stage's max-pool

@@ -24,7 +24,7 @@ Not convertible, refused with :class:`ConversionError`:
   pool among its create arguments, so ``config.json`` could not rebuild it.
 * ``ConvAttnVGG(attention=None)``: the plain network is timm's own ``vgg*``, whose head is the
   7x7-conv MLP; only the project's ``vgg*_{kind}`` models take ``head_mlp``.
-* Other necks and heads (a ``StackedLinearClsHead`` with norm layers or another activation,
+* Other necks and heads (a ``StackedLinearClsHead`` with a non-default norm or another activation,
   a ResNet with an MLP head, ...).
 
 Preprocessing maps both ways between mmpretrain's ``data_preprocessor`` + test pipeline
@@ -53,7 +53,7 @@ __all__ = [
 # The stage whose output the classifier reads: layer4 of a ResNet, the fifth pool of a VGG.
 _LAST_STAGE = {'resnet': 3, 'vgg': 4}
 # Arguments that describe the head; the rest of model_args go to the backbone's timm_kwargs.
-_HEAD_ARGS = ('num_classes', 'global_pool', 'head_mlp', 'drop_rate')
+_HEAD_ARGS = ('num_classes', 'global_pool', 'head_mlp', 'head_mlp_norm', 'drop_rate')
 # Arguments the mm backbones set for themselves.
 _BACKBONE_OWN_ARGS = ('num_classes', 'global_pool', 'mlp_ratio')
 
@@ -170,10 +170,15 @@ def spec_from_mm_model(model: nn.Module) -> TimmSpec:
         hidden: tuple[int, ...] = ()
     elif type(head) is StackedLinearClsHead and family == 'vgg':
         act = (head.act_cfg or {}).get('type')
-        if head.norm_cfg is not None or act != 'ReLU':
+        norm = dict(head.norm_cfg or {})
+        norm.pop('requires_grad', None)
+        if norm not in ({}, {'type': 'BN1d'}, {'type': 'BN'}) or act != 'ReLU':
             raise ConversionError(
                 f'StackedLinearClsHead(norm_cfg={head.norm_cfg!r}, act_cfg={head.act_cfg!r}): the timm head '
-                "(head_mlp) has Linear + ReLU + dropout layers only; use norm_cfg=None, act_cfg=dict(type='ReLU')")
+                "(head_mlp) has Linear + optional default BatchNorm + ReLU + dropout layers only; use "
+                "norm_cfg=None or dict(type='BN1d'), act_cfg=dict(type='ReLU')")
+        if norm:
+            args['head_mlp_norm'] = True
         hidden = tuple(int(c) for c in head.mid_channels)
         stacked = True
         if head.dropout_rate:
@@ -389,6 +394,7 @@ def mm_model_cfg(spec: TimmSpec, num_features: int) -> dict[str, Any]:
     if hidden:
         head = dict(type='StackedLinearClsHead', num_classes=spec.num_classes, in_channels=num_features,
                     mid_channels=list(hidden), dropout_rate=float(args.get('drop_rate', 0.)),
+                    norm_cfg=dict(type='BN1d') if args.get('head_mlp_norm') else None,
                     loss=dict(type='CrossEntropyLoss', loss_weight=1.0), topk=(1,))
     else:
         head = dict(type='LinearClsHead', num_classes=spec.num_classes, in_channels=num_features,
