@@ -17,25 +17,29 @@ import os
 import sys
 
 import torch
+from timm.models import load_state_dict
 
 from convattn_plugin.analysis.attention_maps import (
     capture_attention, grad_cam, load_image, plot_attention, to_input,
 )
 from convattn_plugin.analysis.benchmark import build_model, parse_model
+from convattn_plugin.checkpoint import check_hash_in_name
+from convattn_plugin.models.pretrained import diff_state_dict
 
 
 def load_checkpoint(model: torch.nn.Module, path: str) -> None:
-    """Load a state dict (plain, or under ``state_dict`` / ``model``; ``module.`` prefixes dropped)."""
-    sd = torch.load(path, map_location='cpu', weights_only=True)
-    for key in ('state_dict', 'model', 'state_dict_ema'):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            sd = sd[key]
-            break
-    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in sd.items()}
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    if missing or unexpected:
-        print(f'checkpoint: {len(missing)} missing, {len(unexpected)} unexpected keys '
-              f'(first: {(missing or unexpected)[:3]})', file=sys.stderr)
+    """Load a checkpoint made for ``model`` (plain, or under ``state_dict`` / ``model``).
+
+    The sha256 prefix in a published file's name is checked and the file is read with
+    ``weights_only=True`` (or as safetensors). A checkpoint that does not fit the model
+    exactly is refused, with every missing, unexpected and shape-mismatched key.
+    """
+    check_hash_in_name(path)
+    state_dict = load_state_dict(path, weights_only=True)
+    report = diff_state_dict(model.state_dict(), state_dict)
+    if report.missing_keys or report.unexpected_keys or report.mismatched_keys:
+        raise SystemExit(f'{path} does not fit {type(model).__name__}:\n{report}')
+    model.load_state_dict(state_dict)
 
 
 def main(argv=None) -> int:

@@ -25,6 +25,7 @@ import torch.nn as nn
 from timm.models import clean_state_dict, load_state_dict
 from timm.models.vgg import VGG, _filter_fn as _vgg_filter_fn
 
+from ..checkpoint import check_hash_in_name
 from .inject import attention_types
 
 __all__ = ['LoadReport', 'diff_state_dict', 'load_backbone_weights']
@@ -53,8 +54,9 @@ class LoadReport:
     attention_keys: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [f'loaded {len(self.loaded)} keys; {len(self.missing_keys)} missing '
-                 f'({len(set(self.missing_keys) & set(self.attention_keys))} of them attention), '
+        of_attention = (f' ({len(set(self.missing_keys) & set(self.attention_keys))} of them attention)'
+                        if self.attention_keys else '')
+        lines = [f'loaded {len(self.loaded)} keys; {len(self.missing_keys)} missing{of_attention}, '
                  f'{len(self.unexpected_keys)} unexpected, {len(self.mismatched_keys)} shape-mismatched']
         for title, keys in (('missing', self.missing_keys), ('unexpected', self.unexpected_keys),
                             ('shape-mismatched', self.mismatched_keys)):
@@ -113,7 +115,8 @@ def load_backbone_weights(
 ) -> LoadReport:
     """Load a plain backbone's weights into an attention model; report every key.
 
-    Files are read with ``weights_only=True`` (or as safetensors); a wrapping
+    Files are read with ``weights_only=True`` (or as safetensors), after checking the
+    sha256 prefix a published file name carries; a wrapping
     ``state_dict`` / ``model`` entry and ``module.`` prefixes are removed (timm's
     ``load_state_dict``). torchvision's VGG classifier layout is converted.
 
@@ -131,6 +134,7 @@ def load_backbone_weights(
         ValueError: With ``strict``, when the checkpoint does not cover the backbone.
     """
     if isinstance(checkpoint, (str, os.PathLike)):
+        check_hash_in_name(checkpoint)  # a published file's name carries its sha256 prefix
         state_dict = load_state_dict(str(checkpoint), weights_only=True)
     else:
         state_dict = clean_state_dict(dict(checkpoint))
