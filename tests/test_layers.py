@@ -70,8 +70,8 @@ def test_every_parameter_takes_part(kind):
 
 
 @pytest.mark.parametrize('kind', KINDS)
-def test_zero_initialised_kinds_start_as_identity_or_gate(kind):
-    """A new module keeps the features finite and of the same scale (no blow-up at init)."""
+def test_new_module_does_not_amplify_features(kind):
+    """A new module keeps the features within twice their scale (no blow-up at init)."""
     module = _build(kind, 16).eval()
     x = torch.randn(2, 16, 6, 6)
     out = module(x)

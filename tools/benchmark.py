@@ -43,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--channels-last', action='store_true', help='channels-last memory format')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (default: torch\'s)')
     p.add_argument('--attn-inplace', action='store_true',
-                   help='let our gates overwrite the block\'s feature map in inference (module.inplace = True)')
+                   help='also let the gates of ARCH+KIND models overwrite their input in inference '
+                        '(module.inplace = True); the registered ResNet models (resnet50_se) always do')
     p.add_argument('--import', dest='imports', nargs='+', default=[], metavar='MODULE_OR_FILE',
                    help='modules or .py files to import first, e.g. ones that register_attention() own kinds')
     p.add_argument('--seed', type=int, default=0)

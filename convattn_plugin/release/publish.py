@@ -134,15 +134,13 @@ def dataset_name(cfg: Mapping[str, Any]) -> Optional[str]:
 
 
 def count_model_flops(model: Any, input_size: tuple[int, ...]) -> tuple[Optional[float], Optional[float]]:
-    """``(MACs, FLOPs)`` of one image, from :mod:`convattn_plugin.analysis.flops` if available.
+    """``(MACs, FLOPs)`` of one image, from :mod:`convattn_plugin.analysis.flops`.
 
     MACs are what timm's and mmpretrain's tables call FLOPs (convolutions and products);
     FLOPs also count the element-wise operations of the attention gates.
     """
-    try:
-        from ..analysis.flops import flop_breakdown
-    except ImportError:  # the counter is optional
-        return None, None
+    from ..analysis.flops import flop_breakdown
+
     try:
         count = flop_breakdown(model.eval(), (1, *input_size))
     except Exception as e:  # noqa: BLE001 - statistics must not block a release
