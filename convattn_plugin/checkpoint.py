@@ -1,31 +1,66 @@
-"""Reading weight files safely: hash in the file name checked, no arbitrary unpickling.
+"""Reading weight files safely: no arbitrary unpickling, hash in the file name checked.
 
-A published file carries the first hex digits of its sha256 in its name
-(``resnet18_cbam_digits-1a2b3c4d.pth``, mmpretrain's and torch.hub's convention);
-:func:`load_weights` refuses a file whose content does not match. ``.safetensors``
-files are read with safetensors; everything else with ``torch.load(weights_only=True)``.
+Every load here is ``torch.load(weights_only=True)`` or safetensors (``.safetensors``),
+for local paths and for ``http(s)://`` URLs alike: a URL is first downloaded to a file
+(``torch.hub.download_url_to_file``, which only downloads) in torch's hub cache
+(``<torch.hub.get_dir()>/checkpoints``), then loaded like a local file.
+
+The hash rule (timm's and torch.hub's convention): a file named ``<stem>-<hex>.<ext>``, where
+``<hex>`` is the last dash-separated part, 8 to 64 lowercase hex digits, and ``<ext>`` one of
+``pth pt bin ckpt safetensors``, carries the first digits of its sha256, and a file whose
+content does not match is refused. A run of digits only that starts with a calendar date
+(``YYYYMMDD``, years 1970-2099, optionally followed by ``HHMM`` or ``HHMMSS``) is a date stamp,
+not a hash: ``resnet50-20240131.pth`` is not checked. (A real sha256 prefix is such a date
+with a probability of about 1e-5.)
+
+Other refusals, each with a message naming the path: a missing file, a directory, an empty
+(0-byte) file, a pickle that is not plain weights, and (:func:`check_finite`) NaN or inf
+values in floating-point weights.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
+import pickle
 import re
+import urllib.parse
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import torch
 
-__all__ = ['HashMismatchError', 'sha256_of', 'hash_in_name', 'check_hash_in_name', 'load_weights']
+__all__ = ['HashMismatchError', 'UnsafeCheckpointError', 'NonFiniteWeightsError', 'URL_PREFIXES', 'is_url',
+           'sha256_of', 'hash_in_name', 'check_hash_in_name', 'check_checkpoint_file', 'download_checkpoint',
+           'local_checkpoint', 'check_finite', 'load_weights']
+
+PathLike = Union[str, os.PathLike]
+URL_PREFIXES = ('http://', 'https://')
+SUFFIXES = ('pth', 'pt', 'bin', 'ckpt', 'safetensors')
 
 # `<stem>-<8..64 hex digits>.<ext>`: the hex run must be the last dash-separated part.
-_HASHED_NAME = re.compile(r'-(?P<digest>[0-9a-f]{8,64})\.(?:pth|pt|bin|safetensors|ckpt)$')
+_HASHED_NAME = re.compile(r'-(?P<digest>[0-9a-f]{8,64})\.(?:' + '|'.join(SUFFIXES) + r')$')
+_DATE_STAMP = re.compile(r'^(?P<date>(?:19[7-9]\d|20\d\d)\d{4})(?:\d{4}|\d{6})?$')
 
 
 class HashMismatchError(ValueError):
     """A file's sha256 does not start with the digits its name carries."""
 
 
-def sha256_of(path: Union[str, os.PathLike], chunk_size: int = 1 << 20) -> str:
+class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
+    """A checkpoint holds objects other than weights; it is refused, nothing of it ran."""
+
+
+class NonFiniteWeightsError(ValueError):
+    """A state dict holds NaN or inf values."""
+
+
+def is_url(path: Any) -> bool:
+    """Whether ``path`` is an ``http://`` or ``https://`` URL."""
+    return isinstance(path, str) and path.lower().startswith(URL_PREFIXES)
+
+
+def sha256_of(path: PathLike, chunk_size: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -34,14 +69,32 @@ def sha256_of(path: Union[str, os.PathLike], chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def hash_in_name(path: Union[str, os.PathLike]) -> Optional[str]:
-    """The hex digits a file name carries after its last dash, or ``None``."""
-    m = _HASHED_NAME.search(Path(path).name)
-    return m['digest'] if m else None
+def _is_date_stamp(digits: str) -> bool:
+    m = _DATE_STAMP.match(digits)
+    if m is None:
+        return False
+    try:
+        datetime.datetime.strptime(m['date'], '%Y%m%d')
+    except ValueError:
+        return False
+    return True
 
 
-def check_hash_in_name(path: Union[str, os.PathLike]) -> Optional[str]:
+def hash_in_name(path: Union[PathLike, str]) -> Optional[str]:
+    """The sha256 prefix a file name (or a URL's last part) carries, or ``None`` (see the module doc)."""
+    name = urllib.parse.urlparse(path).path if is_url(path) else str(path)
+    m = _HASHED_NAME.search(Path(name).name)
+    if m is None or _is_date_stamp(m['digest']):
+        return None
+    return m['digest']
+
+
+def check_hash_in_name(path: PathLike, name: Optional[str] = None) -> Optional[str]:
     """Verify a hashed file name against the file's content.
+
+    Args:
+        path: The file.
+        name: The name that carries the hash (a URL the file was downloaded from); default ``path``.
 
     Returns:
         The full sha256 if the name carries a hash (and it matches), else ``None``.
@@ -49,37 +102,122 @@ def check_hash_in_name(path: Union[str, os.PathLike]) -> Optional[str]:
     Raises:
         HashMismatchError: The content's sha256 does not start with the name's digits.
     """
-    expected = hash_in_name(path)
+    expected = hash_in_name(name if name is not None else path)
     if expected is None:
         return None
     actual = sha256_of(path)
     if not actual.startswith(expected):
         raise HashMismatchError(
-            f'{path}: its name says sha256 {expected}..., but the file hashes to {actual[:len(expected)]}...; '
+            f'{name or path}: its name says sha256 {expected}..., but the file hashes to {actual[:len(expected)]}...; '
             'the file is corrupt or was changed after publishing. Refusing to load it.')
     return actual
 
 
-def load_weights(path: Union[str, os.PathLike], map_location: Union[str, torch.device] = 'cpu') -> dict:
-    """Load a checkpoint file safely after checking the hash in its name.
+def check_checkpoint_file(path: PathLike) -> Path:
+    """Raise a clear error unless ``path`` is a non-empty regular file.
+
+    Raises:
+        FileNotFoundError: Nothing at ``path``.
+        IsADirectoryError: ``path`` is a folder.
+        ValueError: The file is empty (an interrupted download or save).
+    """
+    path = Path(path)
+    accepted = ('a checkpoint file: a torch.save state dict or mmengine checkpoint (.pth, .pt, .bin, .ckpt) '
+                'or a .safetensors file, or an http(s):// URL of one')
+    if path.is_dir():
+        raise IsADirectoryError(f'checkpoint {str(path)!r} is a directory; expected {accepted}')
+    if not path.is_file():
+        raise FileNotFoundError(f'no checkpoint file at {path} (expected {accepted})')
+    if path.stat().st_size == 0:
+        raise ValueError(f'checkpoint {str(path)!r} is empty (0 bytes): an interrupted download or save? '
+                         f'Expected {accepted}')
+    return path
+
+
+def download_checkpoint(url: str, model_dir: Optional[PathLike] = None, progress: bool = False) -> Path:
+    """Download ``url`` to a file (nothing is loaded) and verify the hash its name carries.
+
+    The file goes to ``model_dir`` (default ``<torch.hub.get_dir()>/checkpoints``) under the
+    URL's file name, written under a temporary name first. A file already there is reused
+    after the same hash check.
+
+    Raises:
+        ValueError: The URL names no file.
+        HashMismatchError: The download does not match the hash in its name.
+    """
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
+    if not name or name in ('.', '..'):
+        raise ValueError(f'checkpoint URL {url!r} names no file; expected http(s)://host/path/<name>.<ext>')
+    folder = Path(model_dir) if model_dir is not None else Path(torch.hub.get_dir()) / 'checkpoints'
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if not target.is_file():
+        tmp = folder / f'.{name}.{os.getpid()}.partial'
+        try:
+            torch.hub.download_url_to_file(url, str(tmp), hash_prefix=None, progress=progress)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    try:
+        check_hash_in_name(target, name=url)
+    except HashMismatchError:
+        target.unlink()  # never reuse a bad download
+        raise
+    return target
+
+
+def local_checkpoint(path: PathLike, model_dir: Optional[PathLike] = None) -> Path:
+    """A checked local file for ``path``: a URL is downloaded first (:func:`download_checkpoint`)."""
+    if is_url(path):
+        return check_checkpoint_file(download_checkpoint(str(path), model_dir))
+    path = check_checkpoint_file(path)
+    check_hash_in_name(path)
+    return path
+
+
+def check_finite(state_dict: Mapping[str, Any], what: str = 'the checkpoint') -> None:
+    """Raise :class:`NonFiniteWeightsError` naming every floating-point tensor with NaN or inf."""
+    bad = [k for k, v in state_dict.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        shown = ', '.join(bad[:20]) + (f' and {len(bad) - 20} more' if len(bad) > 20 else '')
+        raise NonFiniteWeightsError(f'{what} has non-finite values (NaN or inf) in {len(bad)} tensor(s): {shown}; '
+                                    'the weights are broken (a diverged run?) and are refused')
+
+
+def _torch_load(path: Path, map_location: Any, shown: str) -> Any:
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UnsafeCheckpointError(
+            f'{shown}: refused: the file holds objects other than weights, and loading it would run code from it '
+            f'(torch.load(weights_only=True) failed: {str(e).splitlines()[0]}). Accepted: a state dict, an '
+            'mmengine checkpoint, or .safetensors. Nothing of the file was executed.') from e
+
+
+def load_weights(path: PathLike, map_location: Union[str, torch.device] = 'cpu',
+                 model_dir: Optional[PathLike] = None) -> Any:
+    """Load a checkpoint file or URL safely after checking the hash in its name.
 
     Args:
-        path: A ``.safetensors`` file, or a torch file that ``weights_only=True`` can read
-            (a state dict, or a dict holding one under ``state_dict`` with ``meta``).
+        path: A ``.safetensors`` file, a torch file that ``weights_only=True`` can read
+            (a state dict, or a dict holding one under ``state_dict`` with ``meta``), or an
+            ``http(s)://`` URL of either (downloaded first, see :func:`download_checkpoint`).
         map_location: Where tensors go.
+        model_dir: Where a URL is downloaded to (default torch's hub cache).
 
     Returns:
         What the file holds (for safetensors, the state dict).
 
     Raises:
         HashMismatchError: See :func:`check_hash_in_name`.
-        FileNotFoundError: No such file.
+        UnsafeCheckpointError: The file holds more than weights (a pickle with code).
+        FileNotFoundError, IsADirectoryError, ValueError: See :func:`check_checkpoint_file`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'no checkpoint file at {path}')
-    check_hash_in_name(path)
-    if path.suffix == '.safetensors':
+    shown = str(path)
+    local = local_checkpoint(path, model_dir)
+    if local.suffix == '.safetensors':
         from safetensors.torch import load_file
-        return load_file(str(path), device=str(map_location))
-    return torch.load(path, map_location=map_location, weights_only=True)
+        return load_file(str(local), device=str(map_location))
+    return _torch_load(local, map_location, shown)

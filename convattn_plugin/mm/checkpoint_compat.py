@@ -14,6 +14,9 @@ the name is bound to :func:`history_buffer_getattr`, which only returns the four
 statistics methods of ``HistoryBuffer`` and refuses everything else. Allowing the real
 ``getattr`` would let a crafted file reach any attribute of any allowed object.
 ``weights_only=False`` is not used anywhere.
+
+It also registers :mod:`.url_checkpoints` into mmengine's ``CheckpointLoader``, so that
+``http(s)://`` checkpoints are downloaded and loaded with ``weights_only=True`` too.
 """
 from __future__ import annotations
 
@@ -75,8 +78,12 @@ def mmengine_checkpoint_globals() -> list:
 
 
 def allow_mmengine_checkpoints() -> None:
-    """Allow-list :func:`mmengine_checkpoint_globals` for ``weights_only`` loads (idempotent)."""
+    """Allow-list :func:`mmengine_checkpoint_globals` for ``weights_only`` loads and make mmengine
+    load URLs safely (:func:`.url_checkpoints.register_safe_url_loaders`); idempotent."""
     global _applied
+    from .url_checkpoints import register_safe_url_loaders
+
+    register_safe_url_loaders()
     if _applied or not hasattr(torch.serialization, 'add_safe_globals'):
         return  # torch < 2.4 has no allow-list (and loads with weights_only=False by default)
     torch.serialization.add_safe_globals(mmengine_checkpoint_globals())

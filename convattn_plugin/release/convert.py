@@ -33,7 +33,7 @@ from typing import Any, Mapping, Optional, Union
 import torch
 import torch.nn as nn
 
-from ..checkpoint import hash_in_name, load_weights, sha256_of
+from ..checkpoint import check_finite, is_url, load_weights, sha256_of
 from .keys import load_state_dict_strict
 from .layout import (ConversionError, TimmSpec, mm_model_cfg, mm_preprocessing, mm_to_timm_state_dict,
                      spec_from_mm_model, spec_from_timm, timm_data_config, timm_to_mm_state_dict)
@@ -114,22 +114,24 @@ _DROPPED = object()
 
 
 def read_checkpoint(path: PathLike) -> dict[str, Any]:
-    """Read an mmpretrain checkpoint safely.
+    """Read an mmpretrain checkpoint safely: a local file or an ``http(s)://`` URL.
 
-    A name with a hash (``*-1a2b3c4d.pth``) is verified and read by
-    :func:`convattn_plugin.checkpoint.load_weights`; any other path (a training checkpoint,
-    or an ``s3://`` / ``http://`` one) by mmengine's ``CheckpointLoader``, whose
-    ``torch.load`` uses ``weights_only=True`` with the allow-list of :mod:`convattn_plugin.mm`.
+    :func:`convattn_plugin.checkpoint.load_weights` reads it (a URL is downloaded first;
+    the hash a name carries is verified; ``torch.load(weights_only=True)`` with the allow-list
+    of :mod:`convattn_plugin.mm`, or safetensors). Other schemes (``s3://``, ...) go through
+    mmengine's ``CheckpointLoader``, whose ``torch.load`` is ``weights_only=True`` too.
 
     Returns:
         A dict with ``state_dict`` (a bare state dict is wrapped in one).
 
     Raises:
         HashMismatchError: The file's content does not match the hash in its name.
+        UnsafeCheckpointError: The file holds more than weights.
+        NonFiniteWeightsError: NaN or inf in the weights (listed by key).
     """
     from mmengine.runner import CheckpointLoader
 
-    if hash_in_name(path) is not None and Path(path).is_file():
+    if is_url(path) or '://' not in str(path):
         obj = load_weights(path)
     else:
         obj = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
@@ -139,6 +141,7 @@ def read_checkpoint(path: PathLike) -> dict[str, Any]:
         if not all(isinstance(v, torch.Tensor) for v in obj.values()):
             raise ValueError(f'{path}: no state_dict in the checkpoint (keys: {sorted(obj)[:10]})')
         obj = dict(state_dict=obj)
+    check_finite(obj['state_dict'], str(path))
     return obj
 
 

@@ -1,0 +1,111 @@
+"""mmengine and mmpretrain load checkpoint URLs safely once ``convattn_plugin.mm`` is imported:
+``load_checkpoint``, ``init_cfg=dict(type='Pretrained')`` and ``get_model(pretrained=url)`` all
+download to a file and unpickle with ``weights_only=True``; a crafted pickle never runs."""
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+import torch
+
+import convattn_plugin.mm  # noqa: F401  (registers the safe URL loaders)
+from convattn_plugin.checkpoint import HashMismatchError, UnsafeCheckpointError, sha256_of
+
+NAME = 'resnet18-cbam_1xb32_digits'
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('code ran')",)
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    """``(folder, base URL)``: an http server on 127.0.0.1 in a thread, stopped after the test;
+    torch's hub cache in the test's folder."""
+    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
+    root = tmp_path / 'www'
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
+    thread.start()
+    try:
+        yield root, f'http://127.0.0.1:{server.server_port}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _backbone(init_cfg=None):
+    from mmengine.registry import MODELS
+
+    return MODELS.build(dict(type='ConvAttnBackbone', arch='resnet18_cbam', out_indices=(3,), init_cfg=init_cfg))
+
+
+def _load_ways(url):
+    """The three ways a user hands mmengine a URL."""
+    import mmpretrain
+    from mmengine.runner import load_checkpoint
+
+    def by_load_checkpoint():
+        model = _backbone()
+        load_checkpoint(model, url, map_location='cpu')
+        return model
+
+    def by_init_cfg():
+        model = _backbone(dict(type='Pretrained', checkpoint=url))
+        model.init_weights()
+        return model
+
+    def by_get_model():
+        return mmpretrain.get_model(NAME, pretrained=url).backbone
+
+    return dict(load_checkpoint=by_load_checkpoint, init_cfg=by_init_cfg, get_model=by_get_model)
+
+
+@pytest.mark.parametrize('way', ['load_checkpoint', 'init_cfg', 'get_model'])
+def test_a_crafted_pickle_at_a_url_never_runs(served, tmp_path, way):
+    root, base = served
+    marker = tmp_path / 'marker'
+    torch.save({'state_dict': _Evil(marker)}, root / 'evil.pth')
+    with pytest.raises(UnsafeCheckpointError, match='refused: the file holds objects other than weights'):
+        _load_ways(f'{base}/evil.pth')[way]()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('way', ['load_checkpoint', 'init_cfg', 'get_model'])
+def test_weights_at_a_url_load_and_a_wrong_hash_is_refused(served, way):
+    import mmpretrain
+
+    root, base = served
+    source = mmpretrain.get_model(NAME)
+    plain = root / 'plain.pth'
+    torch.save({'state_dict': source.state_dict() if way == 'get_model' else source.backbone.state_dict(),
+                'meta': {}}, plain)
+    good = root / f'w-{sha256_of(plain)[:8]}.pth'
+    good.write_bytes(plain.read_bytes())
+    model = _load_ways(f'{base}/{good.name}')[way]()
+    got, ref = model.state_dict(), source.backbone.state_dict()
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+
+    bad = root / 'w-0123abcd.pth'
+    bad.write_bytes(plain.read_bytes())
+    with pytest.raises(HashMismatchError, match='its name says sha256 0123abcd'):
+        _load_ways(f'{base}/{bad.name}')[way]()
+
+
+def test_a_local_empty_checkpoint_is_named_through_mmengine(tmp_path):
+    from mmengine.runner import load_checkpoint
+
+    empty = tmp_path / 'epoch_1.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(ValueError, match=r"epoch_1\.pth' is empty \(0 bytes\)"):
+        load_checkpoint(_backbone(), str(empty))
