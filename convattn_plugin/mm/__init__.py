@@ -12,9 +12,26 @@ Importing this package
 - when mmpretrain is installed: the ``SklearnDigits`` dataset in mmpretrain's
   ``DATASETS`` and the project's configs in mmpretrain's model hub.
 
-Importing it twice, or after ``import convattn_plugin``, is harmless.
+Importing it twice, or after ``import convattn_plugin``, is harmless. ``import
+convattn_plugin`` alone does not import this package (timm users never load OpenMMLab).
+
+mmcv: the ``mm`` extra asks for ``mmcv-lite``, the pure-Python build, because the full
+``mmcv`` needs a CUDA compile. Both distributions install the same ``mmcv`` import
+package into the same folder; pip treats them as unrelated, so installing one after the
+other silently overwrites the first one's files, and uninstalling either deletes files
+the other needs. Users of a compiled mmcv (mmdet, mmseg) install the ``mm-base`` extra
+instead, which is the ``mm`` extra without any mmcv. mmcv-lite has no ``mmcv.ops``, so
+``mmcv.cnn.bricks.transformer`` warns on import that ``MultiScaleDeformableAttention`` is
+missing; mmpretrain's classifiers never use it, and the warning is silenced here (that
+exact message only).
 """
-from .checkpoint_compat import allow_mmengine_checkpoints
+import warnings
+
+# Must precede the first import of mmpretrain/mmcv.cnn (below): the warning fires once, on import.
+warnings.filterwarnings('ignore', message=r'Fail to import ``MultiScaleDeformableAttention``',
+                        category=UserWarning, module=r'mmcv\.cnn\.bricks\.transformer')
+
+from .checkpoint_compat import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
 

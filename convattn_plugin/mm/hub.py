@@ -5,7 +5,8 @@ After :func:`register_model_index`, ``mmpretrain.list_models('*cbam*')``,
 ``ImageClassificationInferencer('resnet18-cbam_1xb32_digits')`` work. The index is
 ``configs/model-index.yml``; its metafiles name configs relative to the folder that
 holds ``configs/``. Registering again does nothing (mmpretrain's ``ModelHub`` raises on
-a second registration of a name, so it is guarded here).
+a second registration of a name, so it is guarded here). Only ``ModelHub``'s public
+class methods are used (``register_model_index``, ``has``).
 """
 from __future__ import annotations
 
@@ -19,13 +20,17 @@ _registered: set[str] = set()
 
 
 def configs_root() -> Optional[Path]:
-    """The ``configs/`` folder: ``$CONVATTN_CONFIGS``, else the one shipped in the package
-    (``convattn_plugin/.mim/configs``), else the source checkout's; ``None`` if absent."""
+    """The ``configs/`` folder: ``$CONVATTN_CONFIGS``, else the one a wheel ships in the
+    package (``convattn_plugin/.mim/configs``, mmpretrain's convention; copied there by
+    ``setup.py`` at build time), else the source checkout's (an editable install);
+    ``None`` if absent."""
     candidates = []
     if os.environ.get('CONVATTN_CONFIGS'):
         candidates.append(Path(os.environ['CONVATTN_CONFIGS']))
     pkg = Path(__file__).resolve().parents[1]
-    candidates += [pkg / '.mim' / 'configs', pkg.parent / 'configs']
+    candidates.append(pkg / '.mim' / 'configs')
+    if (pkg.parent / 'pyproject.toml').is_file():  # a checkout, not some site-packages/configs
+        candidates.append(pkg.parent / 'configs')
     for c in candidates:
         if (c / 'model-index.yml').is_file():
             return c

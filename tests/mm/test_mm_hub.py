@@ -38,7 +38,7 @@ def test_metafile_configs_exist_and_match_names(kit):
     from mmpretrain.apis import ModelHub
 
     for name in _metafile_names():
-        config = Path(ModelHub._models_dict[name].config)
+        config = Path(ModelHub.get(name).config.filename)  # get() reads the config file
         assert config.is_file() and config.stem == name, name
 
 
@@ -79,10 +79,29 @@ def test_registering_twice_is_harmless():
     assert cmm.HAS_MMPRETRAIN
 
 
-def test_import_convattn_plugin_alone_is_enough():
-    # `import convattn_plugin` must not import mmpretrain, yet mmpretrain must see the models.
-    code = ('import sys, convattn_plugin; assert "mmpretrain" not in sys.modules; '
-            'import mmpretrain; print(sorted(mmpretrain.list_models("*cbam*")))')
+def test_only_convattn_plugin_mm_registers_into_mmpretrain():
+    # `import convattn_plugin` registers the timm models only: no import hook, no mmpretrain.
+    code = ('import sys, timm, convattn_plugin; assert "mmpretrain" not in sys.modules; '
+            'assert "convattn_plugin.mm" not in sys.modules; assert "resnet18_cbam" in timm.list_models("*cbam*"); '
+            'import mmpretrain; assert "convattn_plugin.mm" not in sys.modules; '
+            'print("before", sorted(mmpretrain.list_models("*-cbam_*"))); '
+            'import convattn_plugin.mm; print("after", sorted(mmpretrain.list_models("*-cbam_*"))); '
+            'print(type(mmpretrain.get_model("resnet18-cbam_1xb32_digits").backbone).__name__)')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'resnet18-cbam_1xb32_digits' in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert lines[0] == 'before []', proc.stdout
+    assert 'resnet18-cbam_1xb32_digits' in lines[1] and 'resnet50-cbam_8xb32_in1k' in lines[1], proc.stdout
+    assert lines[2] == 'ConvAttnResNet'
+
+
+def test_mmcv_lite_import_warning_is_silenced_by_convattn_plugin_mm():
+    def stderr_of(code):
+        proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stderr
+
+    # mmpretrain's models import mmcv.cnn.bricks.transformer, which warns under mmcv-lite...
+    assert 'MultiScaleDeformableAttention' in stderr_of('import mmpretrain.models')
+    # ...unless convattn_plugin.mm came first, as custom_imports make it in every mmpretrain tool.
+    assert 'MultiScaleDeformableAttention' not in stderr_of('import convattn_plugin.mm, mmpretrain.models')
