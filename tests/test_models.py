@@ -5,6 +5,7 @@ one representative per family, and on every name with ``-m exhaustive``.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
@@ -14,8 +15,10 @@ from timm.models import model_entrypoint
 
 import convattn_plugin  # noqa: F401  (registers the models)
 from convattn_plugin.layers import get_attn_info, list_attentions
-from convattn_plugin.models import RESNET_ARCHS, VGG_ARCHS, ActAttn, list_attn_models, register_models
-from convattn_plugin.models._factory import register_kind
+from convattn_plugin.models import (
+    RESNET_ARCHS, VGG_ARCHS, ActAttn, list_attn_models, register_family_kind, register_models,
+)
+from convattn_plugin.models.attn_resnet import RESNET_FAMILY
 
 ALL_MODELS = list_attn_models()
 REPRESENTATIVES = ['resnet18_cbam', 'vgg11_bn_dualattn']  # one per family; dualattn covers SDPA export
@@ -84,14 +87,12 @@ def test_no_timm_name_is_overwritten():
     for name in ('resnet50', 'vgg16_bn', 'seresnet50', 'ecaresnet50t', 'resnet50_gn'):
         assert model_entrypoint(name).__module__.startswith('timm.models.')
 
-    def must_not_be_called(*args):
-        raise AssertionError('a name timm already has was about to be registered')
-
-    # 'resnet50_gn' is timm's GroupNorm ResNet: a colliding name is skipped with a warning.
-    with pytest.warns(UserWarning, match='resnet50_gn is already a timm model'):
-        assert register_kind('convattn_plugin.models.attn_resnet', ['resnet50'], 'gn',
-                             must_not_be_called, must_not_be_called) == []
-    assert model_entrypoint('resnet50_gn').__module__ == 'timm.models.resnet'
+    # A name this package registered under another module (here: a copy of the ResNet family
+    # declared in this test module) is skipped with a warning, never overwritten.
+    other = dataclasses.replace(RESNET_FAMILY, module=__name__)
+    with pytest.warns(UserWarning, match='resnet18_cbam is already a timm model'):
+        assert register_family_kind(other, 'cbam', ['resnet18']) == []
+    assert model_entrypoint('resnet18_cbam').__module__ == 'convattn_plugin.models.attn_resnet'
     # Registering a kind again is a silent no-op.
     with warnings.catch_warnings():
         warnings.simplefilter('error')
@@ -243,7 +244,10 @@ def test_attn_stages_and_kwargs_override():
     ('vgg16_se', dict(attn_kwargs=dict(rd_channels=100)),
      r'vgg16_se stage 0 \(features\.3, 64 channels\): rd_channels=100 does not fit'),
     ('resnet50_eca', dict(attn_kwargs=dict(rd_ratio=0.5)),
-     r"'eca' attention has no option 'rd_ratio'; accepted options: kernel_size, gamma, beta"),
+     r"resnet50_eca stage 0 \(layer1\.0, 256 channels\): .*rd_ratio"),
+    ('resnet18_se', dict(attn_kwargs='rd_ratio=0.5'),
+     r"resnet18_se: attn_kwargs must be a dict of option names to values.*got str 'rd_ratio=0\.5'"),
+    ('vgg11_se', dict(attn_kwargs=[('rd_ratio', 0.5)]), r'vgg11_se: attn_kwargs must be a dict'),
     ('vgg11_cbam', dict(attn_kwargs=dict(kernel_size=4)),
      r'vgg11_cbam stage 0 \(features\.1, 64 channels\): cannot build .*kernel_size must be a positive odd int'),
     ('resnet18_se', dict(attn_stages=(4,)), r'attn_stages: 4 is not a stage of resnet18_se; accepted: 0\.\.3'),
@@ -318,25 +322,39 @@ def test_compile_inductor(name):
         torch.testing.assert_close(torch.compile(model, fullgraph=True)(x), model(x), rtol=1e-4, atol=1e-4)
 
 
-def test_resnet_inplace_gates_keep_outputs_and_gradients():
-    """ResNet blocks let SE/CBAM/ECA gate bn3's output in place: same results as out of place."""
-    for name in ('resnet18_se', 'resnet18_cbam', 'resnet18_eca'):
-        torch.manual_seed(0)
-        model = timm.create_model(name, num_classes=5).eval()
-        gates = [b.se for b in model.modules() if hasattr(b, 'se') and b.se is not None]
-        assert gates and all(g.inplace for g in gates)
-        x = torch.randn(2, 3, 64, 64)
-        with torch.no_grad():
-            fast = model(x)
-            for g in gates:
-                g.inplace = False
-            reference = model(x)
-        torch.testing.assert_close(fast, reference)
-        for g in gates:
-            g.inplace = True
-        model.train()
-        model(x).sum().backward()  # autograd takes the out-of-place path
-        assert all(p.grad is not None for p in model.parameters())
+def test_forward_hook_keeps_what_the_bn_computed():
+    """Gates are out of place by default: a hook on a block's last BN keeps that BN's output."""
+    torch.manual_seed(0)
+    model = timm.create_model('resnet18_se', num_classes=5).eval()
+    _randomise_zero_params(model)
+    bn2 = model.layer1[0].bn2
+    seen = []
+    handle = bn2.register_forward_hook(lambda mod, inp, out: seen.append((inp[0], out)))
+    with torch.no_grad():
+        model(torch.randn(2, 3, 64, 64))
+        bn_input, hooked = seen[0]
+        recomputed = torch.nn.functional.batch_norm(
+            bn_input, bn2.running_mean, bn2.running_var, bn2.weight, bn2.bias, False, 0., bn2.eps)
+    handle.remove()
+    torch.testing.assert_close(hooked, recomputed, rtol=0, atol=0)
+    assert all(not getattr(b.se, 'inplace', False) for b in model.modules() if getattr(b, 'se', None) is not None)
+
+
+@pytest.mark.parametrize('name', ['resnet18_se', 'resnet18_cbam', 'resnet18_eca'])
+def test_inplace_gating_on_request_keeps_outputs_and_gradients(name):
+    """attn_kwargs=dict(inplace=True) opts in to in-place gates: same results as out of place."""
+    torch.manual_seed(0)
+    fast = timm.create_model(name, num_classes=5, attn_kwargs=dict(inplace=True)).eval()
+    reference = timm.create_model(name, num_classes=5).eval()
+    reference.load_state_dict(fast.state_dict())
+    gates = [b.se for b in fast.modules() if getattr(b, 'se', None) is not None]
+    assert gates and all(g.inplace for g in gates)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), reference(x))
+    fast.train()
+    fast(x).sum().backward()  # autograd takes the out-of-place path
+    assert all(p.grad is not None for p in fast.parameters())
 
 
 def test_vgg_gap_mlp_head_with_norm():

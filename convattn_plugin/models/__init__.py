@@ -4,21 +4,32 @@ Importing this package registers ``{backbone}_{kind}`` into timm for every backb
 :data:`RESNET_ARCHS` and :data:`VGG_ARCHS` and every registered attention kind
 (``timm.create_model('resnet18_cbam')``, ``timm.list_models('*_cbam')``).
 
-* :mod:`.attn_resnet`, :mod:`.attn_vgg`: the two families (timm's own ``ResNet`` / ``VGG``).
-* :func:`add_attention`: any kind into any timm CNN at named positions.
-* :func:`load_backbone_weights`: start from a plain backbone's weights.
+* :mod:`.family`: one description per backbone family and its timm registration;
+  :mod:`.attn_resnet`, :mod:`.attn_vgg` the two families (timm's own ``ResNet`` / ``VGG``),
+  :mod:`.vgg_head` VGG's heads.
+* :mod:`.attention_factory`: one attention module for one position (errors name it);
+  :mod:`.stage_policy`: which stages get attention; :mod:`.act_attn`: activation + attention.
+* :mod:`.injection`: :func:`add_attention`, any kind into any timm CNN at named positions.
+* :mod:`.pretrained`: :func:`load_backbone_weights`, start from a plain backbone's weights.
 """
 import timm
 
-from .attn_resnet import RESNET_ARCHS, register_resnet_kind
-from .attn_vgg import VGG_ARCHS, register_vgg_kind
-from .inject import ActAttn, add_attention
-from .pretrained import LoadReport, load_backbone_weights
+from .act_attn import ActAttn
+from .attention_factory import attention_types, build_attention
+from .attn_resnet import RESNET_ARCHS, RESNET_FAMILY
+from .attn_vgg import VGG_ARCHS, VGG_FAMILY
+from .family import ModelFamily, register_family_kind
+from .injection import add_attention
+from .pretrained import LoadReport, diff_state_dict, load_backbone_weights
+from .stage_policy import resolve_attn_stages
 
 __all__ = [
-    'RESNET_ARCHS', 'VGG_ARCHS', 'ActAttn', 'LoadReport', 'add_attention', 'load_backbone_weights',
-    'register_models', 'list_attn_models',
+    'RESNET_ARCHS', 'VGG_ARCHS', 'FAMILIES', 'ActAttn', 'LoadReport', 'ModelFamily', 'add_attention',
+    'attention_types', 'build_attention', 'diff_state_dict', 'list_attn_models', 'load_backbone_weights',
+    'register_models', 'resolve_attn_stages',
 ]
+
+FAMILIES: tuple[ModelFamily, ...] = (RESNET_FAMILY, VGG_FAMILY)
 
 
 def register_models(kind: str) -> list[str]:
@@ -30,9 +41,9 @@ def register_models(kind: str) -> list[str]:
     Returns:
         The new timm model names.
     """
-    return register_resnet_kind(kind) + register_vgg_kind(kind)
+    return [name for family in FAMILIES for name in register_family_kind(family, kind)]
 
 
 def list_attn_models(filter: str = '') -> list[str]:
     """Names of the attention models this package registered (timm's ``list_models`` filter syntax)."""
-    return timm.list_models(filter, module=['attn_resnet', 'attn_vgg'])
+    return timm.list_models(filter, module=[f.module.rsplit('.', 1)[-1] for f in FAMILIES])

@@ -11,20 +11,25 @@ Stages are numbered 0..3 (``layer1``..``layer4``; timm feature index = stage + 1
 ``dualattn``) default to stage 3 only: at 224 px its 7x7 map gives a 49 x 49 attention
 matrix per image, where stage 0's 56x56 map would give 3136 x 3136. Override with
 ``timm.create_model(name, attn_stages=(2, 3), attn_kwargs=dict(rd_ratio=1 / 8))``.
+
+Forward hooks and in-place gating: by default every gate returns a new tensor, so a
+forward hook on a block's last BN (``layer1[0].bn2``) keeps exactly what that BN computed.
+``attn_kwargs=dict(inplace=True)`` (for the kinds that offer it: ``se``, ``eca``, ``cbam``)
+lets the gate multiply into the BN's output in inference (autograd off), which saves
+allocating one feature map per block; a hook on that BN then sees the gated values.
 """
 from __future__ import annotations
 
-from functools import partial
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
-from timm.models import build_model_with_cfg
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from ..layers import get_attn_info, list_attentions
-from ._factory import attn_cfg, register_kind
-from .inject import build_attention, resolve_attn_stages
+from ..layers import list_attentions
+from .attention_factory import build_attention, check_attn_kwargs
+from .family import ModelFamily, register_family_kind
+from .stage_policy import resolve_attn_stages
 
-__all__ = ['RESNET_ARCHS', 'register_resnet_kind']
+__all__ = ['RESNET_ARCHS', 'RESNET_FAMILY', 'register_resnet_kind']
 
 # The arguments of timm's own resnet18..resnet152 entry points.
 RESNET_ARCHS: dict[str, dict[str, Any]] = {
@@ -36,11 +41,11 @@ RESNET_ARCHS: dict[str, dict[str, Any]] = {
 }
 NUM_STAGES = 4
 
-# timm's register_model reads each name's cfg from here; register_kind fills it.
+# timm's register_model reads each name's cfg from here; register_family_kind fills it.
 default_cfgs: dict[str, Any] = {}
 
 
-def _attn_resnet(
+def build_attn_resnet(
         attn_kind: str,
         attn_stages: Union[int, Sequence[int], None] = None,
         attn_kwargs: Optional[dict[str, Any]] = None,
@@ -61,46 +66,34 @@ def _attn_resnet(
         variant: Model name for error messages.
         **kwargs: Arguments of timm's ``ResNet``.
     """
+    options = check_attn_kwargs(attn_kwargs, variant)
+    stages = resolve_attn_stages(attn_kind, attn_stages, NUM_STAGES, variant)
     model = ResNet(**kwargs)
-    options = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype'), **(attn_kwargs or {})}
-    for s in resolve_attn_stages(attn_kind, attn_stages, NUM_STAGES, variant):
+    options = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype'), **options}
+    for s in stages:
         channels = model.feature_info[s + 1]['num_chs']
         for b, block in enumerate(getattr(model, f'layer{s + 1}')):
             where = f'{variant} stage {s} (layer{s + 1}.{b}, {channels} channels)'
             block.se = build_attention(attn_kind, channels, where, **options)
-            if hasattr(block.se, 'inplace'):
-                # The gate's input is bn3's fresh output, read by nothing else: in inference
-                # the gate may overwrite it instead of allocating a new feature map.
-                block.se.inplace = True
     return model
 
 
-def _create_attn_resnet(variant: str, pretrained: bool = False, **kwargs: Any) -> ResNet:
-    return build_model_with_cfg(partial(_attn_resnet, variant=variant), variant, pretrained, **kwargs)
-
-
-def _cfg(kind: str) -> dict[str, Any]:
-    return attn_cfg(kind, '1512.03385', first_conv='conv1', classifier='fc')
-
-
-def _entrypoint(arch: str, kind: str) -> Callable[..., ResNet]:
-    name = f'{arch}_{kind}'
-
-    def entrypoint(pretrained: bool = False, **kwargs: Any) -> ResNet:
-        model_args = dict(RESNET_ARCHS[arch], attn_kind=kind)
-        return _create_attn_resnet(name, pretrained, **dict(model_args, **kwargs))
-
-    info = get_attn_info(kind)
-    stages = 'stage 3 (layer4) only, its cost being quadratic' if info.quadratic else 'every stage'
-    entrypoint.__doc__ = (
-        f'{arch} with {info.paper or kind} attention in the residual blocks of {stages}.\n\n'
-        'Keyword args ``attn_stages`` (0..3) and ``attn_kwargs`` override the placement and options.')
-    return entrypoint
+RESNET_FAMILY = ModelFamily(
+    name='ResNet',
+    module=__name__,
+    archs=RESNET_ARCHS,
+    build=build_attn_resnet,
+    num_stages=NUM_STAGES,
+    placement='in the residual blocks',
+    last_stage='layer4',
+    backbone_arxiv='1512.03385',
+    cfg=dict(first_conv='conv1', classifier='fc'),
+)
 
 
 def register_resnet_kind(kind: str) -> list[str]:
     """Register ``resnet{18,34,50,101,152}_{kind}`` into timm (for a kind registered later)."""
-    return register_kind(__name__, RESNET_ARCHS, kind, _entrypoint, _cfg)
+    return register_family_kind(RESNET_FAMILY, kind)
 
 
 for _kind in list_attentions():

@@ -3,8 +3,8 @@
 A ``resnet50`` / ``vgg16`` checkpoint, in timm's or torchvision's layout, loads into
 ``resnet50_cbam`` / ``vgg16_localattn`` (or any model changed by :func:`add_attention`)
 with one call. Every backbone weight is used; only the attention stays freshly
-initialised. This enables seed 003's fine-tuning workflow (section 6.1): load, freeze the
-lower stages, train the upper stages and the attention::
+initialised. This is the fine-tuning workflow the project's design follows: load, freeze
+the lower stages, train the upper stages and the attention::
 
     model = timm.create_model('vgg16_localattn', num_classes=10)
     report = load_backbone_weights(model, 'vgg16.pth')  # torchvision's file as it is
@@ -23,10 +23,11 @@ from typing import Mapping, Union
 import torch
 import torch.nn as nn
 from timm.models import clean_state_dict, load_state_dict
-from timm.models.vgg import VGG, _filter_fn as _vgg_filter_fn
+from timm.models.vgg import VGG
 
 from ..checkpoint import check_hash_in_name
-from .inject import attention_types
+from .attention_factory import attention_types
+from .vgg_head import torchvision_vgg_to_timm
 
 __all__ = ['LoadReport', 'diff_state_dict', 'load_backbone_weights']
 
@@ -97,7 +98,7 @@ def _convert_layout(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> di
     """Map other layouts onto the model's keys."""
     if isinstance(model, VGG):
         # torchvision's classifier.{0,3,6} Linear layers -> timm's pre_logits convs and head.fc.
-        state_dict = _vgg_filter_fn(state_dict)
+        state_dict = torchvision_vgg_to_timm(state_dict)
     model_keys = model.state_dict().keys()
     if isinstance(model, nn.ModuleDict) and hasattr(model, 'return_layers'):
         # timm's features_only wrappers may flatten `features.0.weight` to `features_0.weight`.

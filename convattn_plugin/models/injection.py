@@ -12,120 +12,25 @@
   wrapped as :class:`ActAttn`. Modules with parameters of their own are never wrapped,
   so every existing key of the state dict keeps its name and plain weights still load.
 
-Every attention option is checked when the model is built (:func:`build_attention`), so
-an option that cannot fit a stage fails there, naming the stage and its channels.
+Every attention option is checked when the model is built
+(:func:`~convattn_plugin.models.attention_factory.build_attention`), so an option that
+cannot fit a stage fails there, naming the stage and its channels.
 """
 from __future__ import annotations
 
-import inspect
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 
-from ..layers import get_attn_info, list_attentions
+from ..layers import get_attn_info
+from .act_attn import ActAttn
+from .attention_factory import build_attention
 
-__all__ = ['ActAttn', 'add_attention', 'build_attention', 'resolve_attn_stages', 'attention_types']
+__all__ = ['add_attention']
 
 _PLACEMENTS = ('auto', 'slot', 'output')
-
-
-class ActAttn(nn.Module):
-    """A parameter-free module (usually the activation ending a stage) followed by attention.
-
-    Replacing the activation with this module adds ``<name>.attn.*`` keys and leaves every
-    other key of the model (and the indices of an ``nn.Sequential``) unchanged.
-
-    Args:
-        act: The module that was at this position.
-        attn: The attention applied to its output.
-    """
-
-    def __init__(self, act: nn.Module, attn: nn.Module) -> None:
-        super().__init__()
-        self.act = act
-        self.attn = attn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.attn(self.act(x))
-
-
-def attention_types() -> tuple[type, ...]:
-    """The module classes of every registered kind (to tell attention parameters apart)."""
-    return tuple(get_attn_info(k).cls for k in list_attentions())
-
-
-def _accepted_options(cls: type) -> Optional[list[str]]:
-    """Keyword options of an attention class, or ``None`` if it takes ``**kwargs``."""
-    params = list(inspect.signature(cls).parameters.values())[1:]  # drop `channels`
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return [p.name for p in params if p.name not in ('device', 'dtype')]
-
-
-def build_attention(kind: str, channels: int, where: str, **attn_kwargs: Any) -> nn.Module:
-    """Build ``kind`` for ``channels`` channels, failing with a message that names ``where``.
-
-    Args:
-        kind: A registered attention kind.
-        channels: Channels of the feature map at that position.
-        where: Human-readable position, e.g. ``'resnet50_cbam stage 2 (layer3.0, 1024 channels)'``.
-        **attn_kwargs: Options of the kind; ``device`` / ``dtype`` are passed through.
-
-    Raises:
-        ValueError: Unknown kind or option, or an option that does not fit ``channels``.
-    """
-    info = get_attn_info(kind)
-    accepted = _accepted_options(info.cls)
-    unknown = [k for k in attn_kwargs if k not in ('device', 'dtype') and accepted is not None and k not in accepted]
-    if unknown:
-        raise ValueError(
-            f'{where}: {kind!r} attention has no option {", ".join(map(repr, unknown))}; '
-            f'accepted options: {", ".join(accepted)}')
-    rd_channels = attn_kwargs.get('rd_channels')
-    if isinstance(rd_channels, int) and rd_channels > channels:
-        raise ValueError(
-            f'{where}: rd_channels={rd_channels} does not fit a stage of {channels} channels '
-            f'(the bottleneck must be at most {channels} wide); use rd_ratio, or attn_stages to skip this stage')
-    try:
-        return info.cls(channels, **attn_kwargs)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f'{where}: cannot build {kind!r} attention for {channels} channels: {e}') from e
-
-
-def resolve_attn_stages(
-        kind: str,
-        attn_stages: Union[int, Sequence[int], None],
-        num_stages: int,
-        family: str,
-) -> tuple[int, ...]:
-    """Normalise ``attn_stages`` to sorted, non-negative stage indices.
-
-    ``None`` selects the kind's default: every stage, or only the last one for kinds whose
-    cost is quadratic in positions (``get_attn_info(kind).quadratic``).
-
-    Args:
-        kind: Registered attention kind.
-        attn_stages: An index, a sequence of indices (negative counts from the end), or ``None``.
-        num_stages: Number of stages of the backbone.
-        family: Backbone name used in error messages.
-
-    Raises:
-        ValueError: An index that is not a stage of the backbone.
-    """
-    if attn_stages is None:
-        return (num_stages - 1,) if get_attn_info(kind).quadratic else tuple(range(num_stages))
-    if isinstance(attn_stages, int):
-        attn_stages = (attn_stages,)
-    stages = set()
-    for s in attn_stages:
-        if isinstance(s, bool) or not isinstance(s, int) or not -num_stages <= s < num_stages:
-            raise ValueError(
-                f'attn_stages: {s!r} is not a stage of {family}; accepted: 0..{num_stages - 1} '
-                f'(or -{num_stages}..-1 from the end)')
-        stages.add(s % num_stages)
-    return tuple(sorted(stages))
 
 
 def _match(pattern: str, name: str) -> bool:

@@ -1,0 +1,141 @@
+"""A backbone family described once, and its ``{arch}_{kind}`` names registered into timm.
+
+A :class:`ModelFamily` says everything that differs between ResNet and VGG: the
+architectures, how to build one with attention, its stages, its cfg entries and what the
+entry points' docstrings say. :func:`register_family_kind` turns a family and a kind into
+timm entry points (three lines over ``build_model_with_cfg``, with a default cfg each).
+
+timm finds a model's cfg as ``default_cfgs[name]`` in the module of its entry point and
+groups models by that module's last name part (``list_models(module='attn_resnet')``), so
+each family names the module that holds its ``default_cfgs``; the entry points are set
+there as attributes.
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Mapping, Optional
+
+import torch.nn as nn
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.models import build_model_with_cfg, generate_default_cfgs, is_model, model_entrypoint, register_model
+
+from ..layers import get_attn_info
+
+__all__ = ['ModelFamily', 'attn_cfg', 'register_family_kind']
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One backbone family with attention.
+
+    Attributes:
+        name: Family name, e.g. ``'ResNet'``.
+        module: ``__name__`` of the module holding ``default_cfgs`` and the entry points.
+        archs: Backbone name -> arguments of the family's model class (timm's own entry points').
+        build: ``build(attn_kind=, attn_stages=, attn_kwargs=, variant=, **model_kwargs)``.
+        num_stages: Stages ``attn_stages`` indexes.
+        placement: Where the attention goes, for docstrings (``'in the residual blocks'``).
+        backbone_arxiv: arXiv id of the backbone's paper (in ``paper_ids``).
+        cfg: Family entries of the default cfg (``first_conv``, ``classifier``).
+        build_kwargs: Extra arguments of ``build_model_with_cfg`` (``feature_cfg``, ...).
+        last_stage: What the last stage is called, for docstrings (``'layer4'``).
+        extra_doc: Extra sentence for the entry points' docstrings.
+    """
+    name: str
+    module: str
+    archs: Mapping[str, Mapping[str, Any]]
+    build: Callable[..., nn.Module]
+    num_stages: int
+    placement: str
+    backbone_arxiv: str
+    cfg: Mapping[str, Any] = field(default_factory=dict)
+    build_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    last_stage: str = 'the last'
+    extra_doc: str = ''
+
+    def create(self, variant: str, arch: str, kind: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
+        """Build ``variant`` (``{arch}_{kind}``) through timm's ``build_model_with_cfg``."""
+        build_kwargs = dict(self.build_kwargs)
+        if 'feature_cfg' in build_kwargs:  # a fresh copy: build_model_with_cfg writes into it
+            build_kwargs['feature_cfg'] = dict(build_kwargs['feature_cfg'])
+        model_args = dict(self.archs[arch], attn_kind=kind)
+        return build_model_with_cfg(
+            partial(self.build, variant=variant), variant, pretrained, **build_kwargs, **dict(model_args, **kwargs))
+
+
+def attn_cfg(kind: str, backbone_arxiv: str, **kwargs: Any) -> dict[str, Any]:
+    """Default cfg of an untrained attention model: ImageNet preprocessing, no weights.
+
+    Args:
+        kind: Attention kind (its arXiv id goes into ``paper_ids``).
+        backbone_arxiv: arXiv id of the backbone's paper.
+        **kwargs: Family-specific entries (``first_conv``, ``classifier``, ...).
+    """
+    arxiv = get_attn_info(kind).arxiv
+    return {
+        'url': '',
+        'num_classes': 1000, 'input_size': (3, 224, 224), 'pool_size': (7, 7),
+        'crop_pct': 0.875, 'interpolation': 'bilinear',
+        'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD,
+        'license': 'apache-2.0',
+        'paper_ids': tuple(f'arXiv:{p}' for p in (backbone_arxiv, arxiv) if p),
+        'notes': ('untrained; start from plain backbone weights with '
+                  'convattn_plugin.models.load_backbone_weights(model, checkpoint)',),
+        **kwargs,
+    }
+
+
+def _entrypoint(family: ModelFamily, arch: str, kind: str) -> Callable[..., nn.Module]:
+    name = f'{arch}_{kind}'
+
+    def entrypoint(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+        return family.create(name, arch, kind, pretrained, **kwargs)
+
+    info = get_attn_info(kind)
+    last = family.num_stages - 1
+    stages = f'stage {last} ({family.last_stage}) only, its cost being quadratic' if info.quadratic else 'every stage'
+    entrypoint.__doc__ = (
+        f'{arch} with {info.paper or kind} attention {family.placement} of {stages}.\n\n'
+        f'Keyword args ``attn_stages`` (0..{last}) and ``attn_kwargs`` override the placement and '
+        f'options. {family.extra_doc}').rstrip()
+    entrypoint.__name__ = entrypoint.__qualname__ = name
+    entrypoint.__module__ = family.module
+    return entrypoint
+
+
+def register_family_kind(family: ModelFamily, kind: str, archs: Optional[list[str]] = None) -> list[str]:
+    """Register ``{arch}_{kind}`` for every arch of ``family`` into timm.
+
+    A name timm already has from elsewhere is skipped with a warning (never overwritten);
+    a name this family registered before is skipped silently.
+
+    Args:
+        family: The family.
+        kind: A registered attention kind.
+        archs: A subset of ``family.archs``; ``None`` for all.
+
+    Returns:
+        The names registered by this call.
+    """
+    get_attn_info(kind)  # an unknown kind fails here, before anything is registered
+    module = sys.modules[family.module]
+    names = {}
+    for arch in family.archs if archs is None else archs:
+        name = f'{arch}_{kind}'
+        if is_model(name):
+            owner = model_entrypoint(name).__module__
+            if owner != family.module:
+                warnings.warn(f'{name} is already a timm model (from {owner}); not registering it again')
+            continue
+        names[name] = arch
+    if not names:
+        return []
+    # timm's register_model reads the cfg from the module's default_cfgs: fill it first.
+    cfg = attn_cfg(kind, family.backbone_arxiv, **family.cfg)
+    module.default_cfgs.update(generate_default_cfgs({f'{n}.untrained': dict(cfg) for n in names}))
+    for name, arch in names.items():
+        setattr(module, name, register_model(_entrypoint(family, arch, kind)))
+    return list(names)
