@@ -231,12 +231,19 @@ def test_register_rejects_bad_names(bad):
 
 
 def test_kind_options_are_checked():
-    with pytest.raises(ValueError, match='rd_ratio must be a positive number'):
+    with pytest.raises(ValueError, match=r'SqueezeExcite: rd_ratio must be a finite number > 0.0 and <= 1.0, got 0'):
         create_attn('se', 16, rd_ratio=0)
-    with pytest.raises(ValueError, match='kernel_size must be a positive odd int'):
+    with pytest.raises(ValueError, match='kernel_size must be .*odd.*got 4'):
         create_attn('cbam', 16, kernel_size=4)
-    with pytest.raises(TypeError):
-        create_attn('se', 16, no_such_option=1)
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_unknown_option_names_it_and_lists_the_accepted_ones(kind):
+    from convattn_plugin.layers import accepted_options
+    accepted = accepted_options(get_attn_info(kind).cls)
+    with pytest.raises(ValueError, match=rf"'{kind}' attention has no option 'no_such_option', 'rd_ratoi'; "
+                                         rf"accepted options: {', '.join(accepted)}$"):
+        create_attn(kind, 16, no_such_option=1, rd_ratoi=0.5)
 
 
 def test_reductions_never_reach_zero():

@@ -4,9 +4,9 @@ Nothing here imports timm, mmengine, mmcv or mmpretrain: the adapters that regis
 these kinds into those frameworks live elsewhere in the package.
 """
 from .attention_ops import dot_product_attention
-from .helpers import AttentionModule, GateBatchNorm2d, check_channels, reduced_channels
+from .helpers import AttentionModule, GateBatchNorm2d, GatingModule, check_channels, reduced_channels
 from .registry import (
-    AttentionInfo, create_attn, get_attn, get_attn_info, list_attentions, register_attention,
+    AttentionInfo, accepted_options, create_attn, get_attn, get_attn_info, list_attentions, register_attention,
 )
 
 # Importing each kind's module registers it.

@@ -6,7 +6,6 @@ The quadratic kinds (``selfattn``, ``dualattn``, ``nonlocal``) all reduce to
 kept for backward on GPU) or, for checking, with the explicit formula. Both run in
 fp32 even under autocast: scores of unnormalised features overflow bf16/fp16.
 """
-from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +15,7 @@ from .helpers import full_precision
 __all__ = ['dot_product_attention']
 
 
+@torch.fx.wrap
 def dot_product_attention(
         q: torch.Tensor,
         k: torch.Tensor,
@@ -37,13 +37,17 @@ def dot_product_attention(
         Shape ``(N, L, Ev)``.
     """
     out_dtype = v.dtype
-    with full_precision(q.device):
-        q, k, v = q.float(), k.float(), v.float()
-        if use_sdpa:
-            # A head axis of 1: ONNX export of SDPA handles (N, heads, L, E) only.
-            out = F.scaled_dot_product_attention(
-                q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=scale).squeeze(1)
-        else:
-            attn = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * scale, dim=-1)
-            out = torch.matmul(attn, v)
-    return out.to(out_dtype)
+    if not torch.jit.is_scripting():
+        with full_precision(q.device):
+            return _attention_fp32(q, k, v, scale, use_sdpa).to(out_dtype)
+    return _attention_fp32(q, k, v, scale, use_sdpa).to(out_dtype)
+
+
+def _attention_fp32(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, use_sdpa: bool) -> torch.Tensor:
+    q, k, v = q.float(), k.float(), v.float()
+    if use_sdpa:
+        # A head axis of 1: ONNX export of SDPA handles (N, heads, L, E) only.
+        return F.scaled_dot_product_attention(
+            q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=scale).squeeze(1)
+    attn = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * scale, dim=-1)
+    return torch.matmul(attn, v)

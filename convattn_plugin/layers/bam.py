@@ -6,19 +6,21 @@ arXiv:1807.06514. ``F' = F + F * sigmoid(Mc(F) + Ms(F))`` where the channel bran
 spatial branch ``Ms`` is 1x1 reduce (C -> C/r), two dilated 3x3 convolutions and a
 1x1 projection to one map, with BN and ReLU between. Defaults: r = 16, dilation 4.
 """
-from __future__ import annotations
 
 from typing import Optional, Type
 
 import torch
 import torch.nn as nn
 
-from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
+from .helpers import GatingModule, GateBatchNorm2d, apply_gate, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 
 @register_attention('bam', paper='BAM (Park et al., BMVC 2018)', arxiv='1807.06514')
-class BottleneckAttention(AttentionModule):
+class BottleneckAttention(GatingModule):
     """Residual gate from the sum of a channel and a spatial branch.
 
     Args:
@@ -28,6 +30,9 @@ class BottleneckAttention(AttentionModule):
         dilation: Dilation of the spatial branch's 3x3 convolutions.
         num_dilated_convs: How many dilated 3x3 convolutions the spatial branch has.
         act_layer: Activation inside both branches.
+        inplace: Change the input itself in inference instead of allocating the output,
+            for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
+            Default ``False``.
     """
 
     def __init__(
@@ -38,12 +43,13 @@ class BottleneckAttention(AttentionModule):
             dilation: int = 4,
             num_dilated_convs: int = 2,
             act_layer: Type[nn.Module] = nn.ReLU,
+            inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
-        super().__init__(channels)
+        super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         # Convolutions followed by BN have no bias: BN's shift would cancel it.
         self.channel_branch = nn.Sequential(
             nn.Conv2d(channels, rd, 1, bias=False, **dd),
@@ -65,4 +71,4 @@ class BottleneckAttention(AttentionModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         attn = self.gate(self.channel_branch(x.mean((2, 3), keepdim=True)) + self.spatial_branch(x))
-        return x + x * attn
+        return apply_gate(x, 1.0 + attn, self.inplace)  # x + x * attn

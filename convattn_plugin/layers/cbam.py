@@ -7,7 +7,6 @@ one shared bottleneck MLP (r = 16), followed by a spatial gate,
 
 As in the authors' code (and timm's), the 7x7 convolution is followed by BatchNorm.
 """
-from __future__ import annotations
 
 from typing import Optional, Type
 
@@ -15,12 +14,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .helpers import AttentionModule, apply_gate, GateBatchNorm2d, reduced_channels
+from .helpers import GatingModule, apply_gate, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 __all__ = ['CBAM', 'SpatialGate', 'channel_max']
 
 
+@torch.fx.wrap
 def channel_max(x: torch.Tensor) -> torch.Tensor:
     """``x.amax(1, keepdim=True)``; on small maps, as maxima of channel halves.
 
@@ -28,10 +31,15 @@ def channel_max(x: torch.Tensor) -> torch.Tensor:
     small (at 7x7, 6x slower than the mean); there, ``log2(C)`` element-wise maxima of
     the two halves read contiguous memory and give the same values. On larger maps
     ``amax`` is as fast and allocates less. Under autograd ``amax`` is always used: the
-    halves would be saved for backward.
+    halves would be saved for backward. Under ``torch.export`` / ``torch.compile``
+    ``amax`` is used too: the test on H*W would become a guard on the traced sizes.
     """
+    if not torch.jit.is_scripting():
+        if torch.compiler.is_compiling():
+            return x.amax(1, keepdim=True)
     c = x.shape[1]
-    if (c == 1 or x.shape[2] * x.shape[3] > _SMALL_MAP or not x.is_contiguous()
+    # Largest H*W with pairwise maxima: 64 (7x7 and 8x8 maps, ResNet's last stage).
+    if (c == 1 or x.shape[2] * x.shape[3] > 64 or not x.is_contiguous()
             or (torch.is_grad_enabled() and x.requires_grad)):
         return x.amax(1, keepdim=True)
     while c > 1:
@@ -39,10 +47,6 @@ def channel_max(x: torch.Tensor) -> torch.Tensor:
         x = torch.maximum(x[:, :h], x[:, c - h:])
         c = h
     return x
-
-
-# Largest H*W where channel_max uses pairwise maxima (7x7 and 8x8 maps: ResNet's last stage).
-_SMALL_MAP = 64
 
 
 class SpatialGate(nn.Module):
@@ -62,7 +66,7 @@ class SpatialGate(nn.Module):
 
 
 @register_attention('cbam', paper='CBAM (Woo et al., ECCV 2018)', arxiv='1807.06521')
-class CBAM(AttentionModule):
+class CBAM(GatingModule):
     """Channel gate then spatial gate.
 
     Args:
@@ -72,15 +76,11 @@ class CBAM(AttentionModule):
         kernel_size: Kernel of the spatial gate's convolution.
         act_layer: Activation inside the MLP.
         mlp_bias: Whether the MLP's layers have biases (the paper's formula has none).
-
-    Attributes:
-        inplace: As :class:`~convattn_plugin.layers.SqueezeExcite`'s: ``True`` lets
-            inference overwrite the input with the output. Default ``False``; the
-            intermediate channel-gated map is this module's own and is always reused
-            in inference.
+        inplace: Multiply the gates into the input itself in inference, for inference
+            only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s). Default ``False``;
+            the intermediate channel-gated map is this module's own and is always
+            reused in inference.
     """
-
-    inplace: bool = False
 
     def __init__(
             self,
@@ -90,12 +90,13 @@ class CBAM(AttentionModule):
             kernel_size: int = 7,
             act_layer: Type[nn.Module] = nn.ReLU,
             mlp_bias: bool = False,
+            inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
-        super().__init__(channels)
+        super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         self.fc1 = nn.Conv2d(channels, rd, 1, bias=mlp_bias, **dd)
         self.act = act_layer(inplace=True)
         self.fc2 = nn.Conv2d(rd, channels, 1, bias=mlp_bias, **dd)

@@ -5,19 +5,21 @@ CVPR 2021, arXiv:2103.02907. Average pooling along each spatial axis keeps posit
 along the other; both strips share a 1x1 conv (C -> max(8, C/r)), BN and h-swish, then
 split into a height gate and a width gate. Defaults: r = 32, at least 8 channels.
 """
-from __future__ import annotations
 
 from typing import Optional, Type
 
 import torch
 import torch.nn as nn
 
-from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
+from .helpers import GatingModule, GateBatchNorm2d, apply_gate, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 
 @register_attention('coord', paper='Coordinate Attention (Hou et al., CVPR 2021)', arxiv='2103.02907')
-class CoordAttention(AttentionModule):
+class CoordAttention(GatingModule):
     """``x * gate_h(x) * gate_w(x)`` from direction-aware pooled strips.
 
     Args:
@@ -26,6 +28,9 @@ class CoordAttention(AttentionModule):
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         min_rd_channels: Lower bound on the bottleneck width (the paper's 8).
         act_layer: Activation after the shared convolution.
+        inplace: Change the input itself in inference instead of allocating the output,
+            for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
+            Default ``False``.
     """
 
     def __init__(
@@ -35,12 +40,13 @@ class CoordAttention(AttentionModule):
             rd_channels: Optional[int] = None,
             min_rd_channels: int = 8,
             act_layer: Type[nn.Module] = nn.Hardswish,
+            inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
-        super().__init__(channels)
+        super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels, min_channels=min_rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, min_channels=min_rd_channels, owner=self.class_name)
         self.conv1 = nn.Conv2d(channels, rd, 1, bias=False, **dd)  # BN follows
         self.bn1 = GateBatchNorm2d(rd, **dd)
         self.act = act_layer()
@@ -57,4 +63,5 @@ class CoordAttention(AttentionModule):
         y_h, y_w = torch.split(y, [h, w], dim=2)
         gate_h = self.gate(self.conv_h(y_h))                   # N, C, H, 1
         gate_w = self.gate(self.conv_w(y_w.transpose(2, 3)))   # N, C, 1, W
-        return x * gate_h * gate_w
+        # The second product goes into the first one's result (this module's own tensor).
+        return apply_gate(apply_gate(x, gate_h, self.inplace), gate_w, True)

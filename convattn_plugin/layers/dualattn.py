@@ -16,7 +16,6 @@ plug-in this module returns ``x + alpha * PAM + beta * CAM`` (the mean of the tw
 residual outputs, with the zero-initialised scales absorbing the factor 1/2), so a new
 module is the identity and does not rescale the features of a pretrained backbone.
 """
-from __future__ import annotations
 
 from typing import Optional
 
@@ -26,6 +25,9 @@ import torch.nn as nn
 from .attention_ops import dot_product_attention
 from .helpers import AttentionModule, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('dot_product_attention')
 
 
 @register_attention('dualattn', paper='DANet position + channel attention (Fu et al., CVPR 2019)',
@@ -51,7 +53,7 @@ class DualAttention(AttentionModule):
     ) -> None:
         super().__init__(channels)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         self.query = nn.Conv2d(channels, rd, 1, **dd)
         self.key = nn.Conv2d(channels, rd, 1, **dd)
         self.value = nn.Conv2d(channels, channels, 1, **dd)

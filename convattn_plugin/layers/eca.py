@@ -6,7 +6,6 @@ the pooled channel descriptor replaces SE's bottleneck; its kernel size adapts t
 channel count: ``k = |log2(C) / gamma + b / gamma|`` rounded to the nearest odd number
 above, with ``gamma = 2, b = 1``.
 """
-from __future__ import annotations
 
 import math
 from typing import Optional
@@ -14,8 +13,11 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .helpers import AttentionModule, apply_gate
+from .helpers import GatingModule, apply_gate
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 
 def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:
@@ -25,7 +27,7 @@ def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:
 
 
 @register_attention('eca', paper='ECA-Net (Wang et al., CVPR 2020)', arxiv='1910.03151')
-class EfficientChannelAttn(AttentionModule):
+class EfficientChannelAttn(GatingModule):
     """Channel gate from a 1-D convolution over the average-pooled channels.
 
     Args:
@@ -33,13 +35,9 @@ class EfficientChannelAttn(AttentionModule):
         kernel_size: Fixed 1-D kernel size; ``None`` uses the adaptive rule.
         gamma: ``gamma`` of the adaptive rule.
         beta: ``b`` of the adaptive rule.
-
-    Attributes:
-        inplace: As :class:`~convattn_plugin.layers.SqueezeExcite`'s: ``True`` lets
-            inference overwrite the input with the output. Default ``False``.
+        inplace: Multiply the gate into the input itself in inference, for inference
+            only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s). Default ``False``.
     """
-
-    inplace: bool = False
 
     def __init__(
             self,
@@ -47,10 +45,11 @@ class EfficientChannelAttn(AttentionModule):
             kernel_size: Optional[int] = None,
             gamma: float = 2,
             beta: float = 1,
+            inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
-        super().__init__(channels)
+        super().__init__(channels, inplace)
         if kernel_size is None:
             kernel_size = eca_kernel_size(channels, gamma, beta)
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:

@@ -6,19 +6,22 @@ Beyond", ICCVW 2019, arXiv:1904.11492. Attention pooling over positions
 bottleneck transform (C -> C/r, LayerNorm, ReLU, -> C) is added to every position.
 Defaults: r = 16, the last convolution initialised to zero (identity at start).
 """
-from __future__ import annotations
 
 from typing import Optional, Type
 
 import torch
 import torch.nn as nn
 
-from .helpers import AttentionModule, full_precision, reduced_channels
+from .helpers import GatingModule, add_residual, reduced_channels, softmax_fp32
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('add_residual')
+torch.fx.wrap('softmax_fp32')
 
 
 @register_attention('gc', paper='GCNet global context block (Cao et al., ICCVW 2019)', arxiv='1904.11492')
-class GlobalContext(AttentionModule):
+class GlobalContext(GatingModule):
     """``x + transform(sum_j softmax(conv(x))_j x_j)``.
 
     Args:
@@ -26,6 +29,9 @@ class GlobalContext(AttentionModule):
         rd_ratio: Bottleneck width as a fraction of ``channels`` (1/r).
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         act_layer: Activation inside the bottleneck.
+        inplace: Change the input itself in inference instead of allocating the output,
+            for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
+            Default ``False``.
     """
 
     def __init__(
@@ -34,12 +40,13 @@ class GlobalContext(AttentionModule):
             rd_ratio: float = 1 / 16,
             rd_channels: Optional[int] = None,
             act_layer: Type[nn.Module] = nn.ReLU,
+            inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
-        super().__init__(channels)
+        super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         self.conv_attn = nn.Conv2d(channels, 1, 1, **dd)
         self.transform = nn.Sequential(
             nn.Conv2d(channels, rd, 1, **dd),
@@ -54,8 +61,6 @@ class GlobalContext(AttentionModule):
         self.check_input(x)
         n, c, h, w = x.shape
         logits = self.conv_attn(x).reshape(n, 1, h * w)
-        with full_precision(x.device):
-            weights = torch.softmax(logits.float(), dim=-1)
-        weights = weights.to(x.dtype)
+        weights = softmax_fp32(logits, -1).to(x.dtype)
         context = torch.matmul(x.reshape(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
-        return x + self.transform(context)
+        return add_residual(x, self.transform(context), self.inplace)

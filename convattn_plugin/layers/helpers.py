@@ -1,5 +1,10 @@
-"""Pieces shared by the attention kinds: argument checks and reduced widths."""
-from __future__ import annotations
+"""Pieces shared by the attention kinds: reduced widths, gating, fp32 softmax, the base class.
+
+Every function a forward calls that branches on a tensor's shape, dtype or on the grad
+mode is a module-level function wrapped with ``torch.fx.wrap``: ``torch.fx.symbolic_trace``
+records it as one call instead of tracing into the branch, and the traced graph still
+takes the branch at run time. Each such function is also TorchScript-compatible.
+"""
 
 import contextlib
 from typing import ContextManager, Optional
@@ -8,14 +13,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['check_channels', 'reduced_channels', 'full_precision', 'apply_gate', 'AttentionModule', 'GateBatchNorm2d']
+from .checks import check_attention_input, check_channels, check_choice, check_flag, check_int, check_number
 
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('check_attention_input')
 
-def check_channels(channels: object, owner: str) -> int:
-    """Return ``channels`` if it is a positive int, else raise a ``ValueError``."""
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise ValueError(f'{owner}: channels must be a positive int, got {channels!r}')
-    return channels
+__all__ = [
+    'check_channels', 'reduced_channels', 'full_precision', 'apply_gate', 'add_residual', 'softmax_fp32',
+    'AttentionModule', 'GatingModule', 'GateBatchNorm2d',
+]
+
+# How a bottleneck width C * rd_ratio becomes an int: 'round' (to nearest, ties to even,
+# this project's default) or 'floor' (the authors' ``C // r`` in every reference code base).
+RD_ROUNDINGS = ['round', 'floor']
 
 
 def reduced_channels(
@@ -23,19 +33,28 @@ def reduced_channels(
         rd_ratio: float,
         rd_channels: Optional[int] = None,
         min_channels: int = 1,
+        owner: str = 'attention',
+        rounding: str = 'round',
 ) -> int:
-    """Width of a bottleneck: ``round(channels * rd_ratio)``, never below ``min_channels``.
+    """Width of a bottleneck: ``channels * rd_ratio`` rounded, never below ``min_channels``.
 
-    The papers write ``C / r``; rounding (instead of floor) and the lower bound keep a
-    module valid for any ``channels >= 1`` (``C=4, r=16`` gives 1, not 0).
+    The papers write ``C / r``. With ``rounding='round'`` (default) the width is the nearest
+    int; ``'floor'`` is the authors' ``C // r``. The two differ only when ``r`` does not
+    divide ``C`` (never at ResNet/VGG widths with r = 2, 8, 16 or 32, so the authors'
+    weights fit either way). The lower bound keeps a module valid for any ``channels >= 1``
+    (``C=4, r=16`` gives 1, not 0).
+
+    Bounds: a bottleneck is at most as wide as its input, so ``rd_ratio`` is in ``(0, 1]``
+    and ``rd_channels`` in ``[1, max(channels, min_channels)]``. Larger values are refused
+    here, before a huge layer is allocated.
     """
+    check_choice(rounding, 'rd_rounding', owner, RD_ROUNDINGS)
+    widest = max(channels, min_channels)
     if rd_channels is not None:
-        if isinstance(rd_channels, bool) or not isinstance(rd_channels, int) or rd_channels < 1:
-            raise ValueError(f'rd_channels must be a positive int, got {rd_channels!r}')
-        return rd_channels
-    if not (isinstance(rd_ratio, (int, float)) and rd_ratio > 0):
-        raise ValueError(f'rd_ratio must be a positive number, got {rd_ratio!r}')
-    return max(min_channels, int(round(channels * rd_ratio)))
+        return check_int(rd_channels, 'rd_channels', owner, 1, widest)
+    ratio = check_number(rd_ratio, 'rd_ratio', owner, 0.0, 1.0)
+    width = int(channels * ratio) if rounding == 'floor' else int(round(channels * ratio))
+    return max(min_channels, width)
 
 
 def full_precision(device: torch.device) -> ContextManager:
@@ -49,6 +68,16 @@ def full_precision(device: torch.device) -> ContextManager:
     return torch.autocast(device_type=device.type, enabled=False)
 
 
+@torch.fx.wrap
+def softmax_fp32(logits: torch.Tensor, dim: int) -> torch.Tensor:
+    """``softmax(logits)`` computed in fp32 even under autocast, returned as fp32."""
+    if not torch.jit.is_scripting():
+        with full_precision(logits.device):
+            return torch.softmax(logits.float(), dim=dim)
+    return torch.softmax(logits.float(), dim=dim)
+
+
+@torch.fx.wrap
 def apply_gate(x: torch.Tensor, gate: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """``x * gate`` (``gate`` broadcasts to ``x``'s shape).
 
@@ -63,34 +92,87 @@ def apply_gate(x: torch.Tensor, gate: torch.Tensor, inplace: bool = False) -> to
     return x * gate
 
 
-def _writable(x: torch.Tensor, *others: torch.Tensor) -> bool:
-    return (not torch.is_grad_enabled() and all(o.dtype == x.dtype for o in others)
+@torch.fx.wrap
+def add_residual(x: torch.Tensor, delta: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """``x + delta``; with ``inplace=True`` and autograd off, added into ``x`` (as :func:`apply_gate`)."""
+    if inplace and _writable(x, delta):
+        return x.add_(delta)
+    return x + delta
+
+
+def _writable(x: torch.Tensor, gate: torch.Tensor) -> bool:
+    return (not torch.is_grad_enabled() and gate.dtype == x.dtype
             and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)))
 
 
 class AttentionModule(nn.Module):
     """Base of every kind here: stores ``channels`` and checks each input.
 
-    ``forward`` of a subclass starts with ``self.check_input(x)``. The check runs on
-    shapes only, so ``torch.compile`` turns it into guards and ONNX export into nothing.
+    ``forward`` of a subclass starts with ``self.check_input(x)``: a 4-D input with
+    ``channels`` channels and at least one position, else a ``ValueError`` naming the
+    class. The check works under FX, TorchScript, ``torch.export`` and ``torch.compile``
+    (see :mod:`convattn_plugin.layers.checks`).
     """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.channels = check_channels(channels, type(self).__name__)
+        self.class_name = type(self).__name__
 
     def check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4:
-            raise ValueError(
-                f'{type(self).__name__} expects a 4-D input (N, C, H, W) with C={self.channels}, '
-                f'got a {x.dim()}-D tensor of shape {tuple(x.shape)}')
-        if x.shape[1] != self.channels:
-            raise ValueError(
-                f'{type(self).__name__} was built for {self.channels} channels, '
-                f'got an input with {x.shape[1]} channels (shape {tuple(x.shape)})')
+        check_attention_input(x, self.channels, self.class_name)
 
     def extra_repr(self) -> str:
         return f'channels={self.channels}'
+
+
+class GatingModule(AttentionModule):
+    """An attention kind whose output is its input times a gate.
+
+    Args:
+        channels: Input and output channels.
+        inplace: When ``True``, inference (autograd off) multiplies the gate into the
+            input tensor itself and returns it, as ``nn.ReLU(inplace=True)`` does: no new
+            feature map is allocated. For inference only, and only where nothing else
+            reads the input afterwards (e.g. the output of a residual block's last
+            BatchNorm). A forward hook on the layer that produced the input then sees the
+            gated values, not what that layer computed. Under autograd the product is
+            always a new tensor. Default ``False``: the input is never modified.
+    """
+
+    def __init__(self, channels: int, inplace: bool = False) -> None:
+        super().__init__(channels)
+        self.inplace = check_flag(inplace, 'inplace', type(self).__name__)
+
+    def extra_repr(self) -> str:
+        return f'channels={self.channels}, inplace={self.inplace}' if self.inplace else super().extra_repr()
+
+
+@torch.fx.wrap
+def gate_batch_norm(
+        x: torch.Tensor,
+        running_mean: Optional[torch.Tensor],
+        running_var: Optional[torch.Tensor],
+        weight: Optional[torch.Tensor],
+        bias: Optional[torch.Tensor],
+        num_batches_tracked: Optional[torch.Tensor],
+        training: bool,
+        momentum: Optional[float],
+        eps: float,
+) -> torch.Tensor:
+    """Batch norm that normalises a batch of one value per channel with the running statistics."""
+    use_batch_stats = training or running_mean is None or running_var is None
+    if training and running_mean is not None and x.numel() == x.shape[1]:
+        use_batch_stats = False  # a batch statistic over one value is undefined
+    factor = 0.0
+    if training and use_batch_stats and running_mean is not None:
+        if num_batches_tracked is not None:
+            num_batches_tracked.add_(1)
+        if momentum is None:
+            factor = 1.0 / float(num_batches_tracked) if num_batches_tracked is not None else 0.0
+        else:
+            factor = momentum
+    return F.batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor, eps)
 
 
 class GateBatchNorm2d(nn.BatchNorm2d):
@@ -103,8 +185,5 @@ class GateBatchNorm2d(nn.BatchNorm2d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and x.numel() == x.shape[1]:
-            return F.batch_norm(
-                x, self.running_mean, self.running_var, self.weight, self.bias,
-                training=False, momentum=0.0, eps=self.eps)
-        return super().forward(x)
+        return gate_batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                               self.num_batches_tracked, self.training, self.momentum, self.eps)

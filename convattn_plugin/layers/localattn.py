@@ -9,21 +9,23 @@ BAM (Park et al., arXiv:1807.06514) without dilation:
     spatial = sigmoid(conv(relu(conv(x))))                C -> C/r -> 1
     out     = x * channel * spatial,   r = 8
 """
-from __future__ import annotations
 
 from typing import Optional, Type
 
 import torch
 import torch.nn as nn
 
-from .helpers import AttentionModule, reduced_channels
+from .helpers import GatingModule, apply_gate, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 
 @register_attention(
     'localattn', paper='Local channel x spatial attention (seed 003; SE + BAM-style spatial gate)',
     arxiv='1709.01507')
-class LocalAttention(AttentionModule):
+class LocalAttention(GatingModule):
     """Product of a channel gate and a spatial gate, multiplied onto the input.
 
     Args:
@@ -31,6 +33,9 @@ class LocalAttention(AttentionModule):
         rd_ratio: Bottleneck width of both branches as a fraction of ``channels`` (1/r).
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         act_layer: Activation inside both bottlenecks.
+        inplace: Change the input itself in inference instead of allocating the output,
+            for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
+            Default ``False``.
     """
 
     def __init__(
@@ -39,12 +44,13 @@ class LocalAttention(AttentionModule):
             rd_ratio: float = 1 / 8,
             rd_channels: Optional[int] = None,
             act_layer: Type[nn.Module] = nn.ReLU,
+            inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
-        super().__init__(channels)
+        super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         self.channel_fc1 = nn.Conv2d(channels, rd, 1, **dd)
         self.channel_fc2 = nn.Conv2d(rd, channels, 1, **dd)
         self.gate = nn.Sigmoid()
@@ -57,4 +63,4 @@ class LocalAttention(AttentionModule):
         self.check_input(x)
         channel = self.gate(self.channel_fc2(self.act(self.channel_fc1(x.mean((2, 3), keepdim=True)))))
         spatial = self.spatial_gate(self.spatial_conv2(self.act(self.spatial_conv1(x))))
-        return x * channel * spatial
+        return apply_gate(apply_gate(x, channel, self.inplace), spatial, True)

@@ -6,7 +6,6 @@ Wang, Girshick, Gupta, He, "Non-local Neural Networks", CVPR 2018, arXiv:1711.07
 block is the identity (the paper's initialisation). ``sub_sample`` max-pools phi and g
 by 2, the paper's cheaper variant.
 """
-from __future__ import annotations
 
 from typing import Optional
 
@@ -16,6 +15,9 @@ import torch.nn as nn
 from .attention_ops import dot_product_attention
 from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('dot_product_attention')
 
 
 @register_attention('nonlocal', paper='Non-local block, embedded Gaussian (Wang et al., CVPR 2018)',
@@ -43,7 +45,7 @@ class NonLocal2d(AttentionModule):
     ) -> None:
         super().__init__(channels)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         self.theta = nn.Conv2d(channels, rd, 1, **dd)
         self.phi = nn.Conv2d(channels, rd, 1, **dd)
         self.g = nn.Conv2d(channels, rd, 1, **dd)

@@ -7,6 +7,7 @@ with :func:`register_attention`, so users add their own without editing this fil
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
@@ -14,7 +15,7 @@ import torch.nn as nn
 
 __all__ = [
     'AttentionInfo', 'register_attention', 'create_attn', 'get_attn', 'get_attn_info',
-    'list_attentions',
+    'list_attentions', 'accepted_options',
 ]
 
 
@@ -54,25 +55,30 @@ def register_attention(
 ) -> Callable[[type], type]:
     """Class decorator that registers an attention kind under ``name``.
 
+    Names are case-insensitive: ``'MyGate'`` is stored, listed and built as ``'mygate'``
+    (model names such as ``resnet18_mygate`` are lower case), and
+    ``create_attn('MyGate', ...)`` finds it too.
+
     Args:
-        name: Lower-case name used by :func:`create_attn` and by model names
-            (``resnet18_<name>``).
+        name: Name used by :func:`create_attn` and by model names (``resnet18_<name>``);
+            letters, digits and ``_``, stored in lower case.
         paper: Short citation, shown by ``python -m convattn_plugin.layers``.
         arxiv: arXiv id of the paper.
         quadratic: Whether the kind builds an (H*W) x (H*W) attention matrix.
         overwrite: Replace an existing kind of that name instead of raising.
     """
-    if not isinstance(name, str) or not name or not name.replace('_', '').isalnum():
-        raise ValueError(f'attention name must be a non-empty identifier, got {name!r}')
+    if not isinstance(name, str) or not name.isascii() or not name.replace('_', '').isalnum():
+        raise ValueError(f'attention name must be a non-empty identifier (letters, digits, _), got {name!r}')
+    key = name.lower()
 
     def _register(cls: type) -> type:
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
             raise TypeError(f'register_attention({name!r}) expects an nn.Module subclass, got {cls!r}')
-        if name in _REGISTRY and not overwrite and _REGISTRY[name].cls is not cls:
+        if key in _REGISTRY and not overwrite and _REGISTRY[key].cls is not cls:
             raise ValueError(
-                f'attention kind {name!r} is already registered to {_REGISTRY[name].cls.__qualname__}; '
+                f'attention kind {key!r} is already registered to {_REGISTRY[key].cls.__qualname__}; '
                 'pass overwrite=True to replace it')
-        _REGISTRY[name] = AttentionInfo(name, cls, paper, arxiv, quadratic)
+        _REGISTRY[key] = AttentionInfo(key, cls, paper, arxiv, quadratic)
         return cls
 
     return _register
@@ -99,6 +105,17 @@ def get_attn(kind: Union[str, type, None, bool]) -> Optional[type]:
     return get_attn_info(kind).cls
 
 
+def accepted_options(cls: type) -> Optional[list[str]]:
+    """Keyword options of an attention class (without ``channels``, ``device``, ``dtype``).
+
+    ``None`` when the class takes ``**kwargs`` (then any option is passed on unchecked).
+    """
+    params = list(inspect.signature(cls).parameters.values())[1:]  # drop `channels`
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.name not in ('device', 'dtype')]
+
+
 def create_attn(kind: Union[str, type, None, bool], channels: int, **kwargs: Any) -> Optional[nn.Module]:
     """Build attention kind ``kind`` for ``channels`` channels.
 
@@ -110,8 +127,19 @@ def create_attn(kind: Union[str, type, None, bool], channels: int, **kwargs: Any
 
     Returns:
         The module, or ``None`` when ``kind`` is falsy.
+
+    Raises:
+        ValueError: Unknown kind; an option the kind does not take (the message lists the
+            accepted ones); an option value the kind refuses.
     """
     cls = get_attn(kind)
     if cls is None:
         return None
+    accepted = accepted_options(cls)
+    unknown = [k for k in kwargs if k not in ('device', 'dtype') and accepted is not None and k not in accepted]
+    if unknown:
+        name = kind if isinstance(kind, str) else cls.__name__
+        raise ValueError(
+            f'{name!r} attention has no option {", ".join(map(repr, unknown))}; '
+            f'accepted options: {", ".join(accepted) or "none"}')
     return cls(channels, **kwargs)

@@ -4,7 +4,6 @@ Hu, Shen, Albanie, Sun, Wu, "Squeeze-and-Excitation Networks", CVPR 2018,
 arXiv:1709.01507. Global average pooling (squeeze), a two-layer bottleneck with
 reduction ratio r = 16 (excitation), and a sigmoid gate per channel.
 """
-from __future__ import annotations
 
 from typing import Optional, Type
 
@@ -12,14 +11,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .helpers import AttentionModule, apply_gate, reduced_channels
+from .helpers import GatingModule, apply_gate, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 __all__ = ['SqueezeExcite']
 
 
 @register_attention('se', paper='Squeeze-and-Excitation Networks (Hu et al., CVPR 2018)', arxiv='1709.01507')
-class SqueezeExcite(AttentionModule):
+class SqueezeExcite(GatingModule):
     """Channel gate ``sigmoid(W2 relu(W1 avgpool(x)))``.
 
     Args:
@@ -27,16 +29,10 @@ class SqueezeExcite(AttentionModule):
         rd_ratio: Bottleneck width as a fraction of ``channels`` (the paper's 1/r).
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         act_layer: Activation between the two layers.
-
-    Attributes:
-        inplace: When ``True``, inference (autograd off) multiplies the gate into the
-            input tensor itself and returns it, which saves allocating and writing a
-            new feature map. Only for inputs nothing else reads afterwards, such as
-            the output of a residual block's last BatchNorm. Default ``False``: the
-            input is never modified.
+        inplace: Multiply the gate into the input itself in inference (see
+            :class:`~convattn_plugin.layers.helpers.GatingModule`): for inference only; a
+            forward hook on the preceding layer then sees gated values. Default ``False``.
     """
-
-    inplace: bool = False
 
     def __init__(
             self,
@@ -44,12 +40,13 @@ class SqueezeExcite(AttentionModule):
             rd_ratio: float = 1 / 16,
             rd_channels: Optional[int] = None,
             act_layer: Type[nn.Module] = nn.ReLU,
+            inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
-        super().__init__(channels)
+        super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         self.fc1 = nn.Conv2d(channels, rd, 1, **dd)
         self.act = act_layer(inplace=True)
         self.fc2 = nn.Conv2d(rd, channels, 1, **dd)

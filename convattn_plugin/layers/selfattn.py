@@ -7,7 +7,6 @@ Queries and keys are 1x1 projections to C/8 channels, values to C; the weights a
 paper); the output is ``x + gamma * attention``, ``gamma`` initialised to 0 so a new
 module is the identity. Cost is quadratic in H*W.
 """
-from __future__ import annotations
 
 from typing import Optional
 
@@ -17,6 +16,9 @@ import torch.nn as nn
 from .attention_ops import dot_product_attention
 from .helpers import AttentionModule, reduced_channels
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('dot_product_attention')
 
 
 @register_attention('selfattn', paper='SAGAN self-attention (Zhang et al., ICML 2019)', arxiv='1805.08318',
@@ -42,7 +44,7 @@ class SelfAttention2d(AttentionModule):
     ) -> None:
         super().__init__(channels)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
         self.query = nn.Conv2d(channels, rd, 1, **dd)
         self.key = nn.Conv2d(channels, rd, 1, **dd)
         self.value = nn.Conv2d(channels, channels, 1, **dd)

@@ -7,25 +7,30 @@ Each neuron's inverse minimal energy,
 variance ``sigma^2`` over the ``H*W - 1`` other positions, gates it through a sigmoid.
 Default ``lambda = 1e-4``.
 """
-from __future__ import annotations
 
 import torch
 
-from .helpers import AttentionModule
+from .helpers import GatingModule, apply_gate
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 
 @register_attention('simam', paper='SimAM (Yang et al., ICML 2021), parameter-free', arxiv='')
-class SimAM(AttentionModule):
+class SimAM(GatingModule):
     """``x * sigmoid(energy^-1)``, no learnable parameters.
 
     Args:
         channels: Input and output channels (checked, not used by any weight).
         e_lambda: The regulariser ``lambda`` of the energy function.
+        inplace: Change the input itself in inference instead of allocating the output,
+            for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
+            Default ``False``.
     """
 
-    def __init__(self, channels: int, e_lambda: float = 1e-4, device=None, dtype=None) -> None:
-        super().__init__(channels)
+    def __init__(self, channels: int, e_lambda: float = 1e-4, inplace: bool = False, device=None, dtype=None) -> None:
+        super().__init__(channels, inplace)
         if not e_lambda > 0:
             raise ValueError(f'SimAM: e_lambda must be > 0, got {e_lambda!r}')
         self.e_lambda = e_lambda
@@ -33,8 +38,13 @@ class SimAM(AttentionModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        # A 1x1 map has no "other" positions: its variance is 0, not 0/0.
-        n = max(x.shape[2] * x.shape[3] - 1, 1)
         d = (x - x.mean((2, 3), keepdim=True)).pow(2)
-        v = d.sum((2, 3), keepdim=True) / n
-        return x * self.gate(d / (4 * (v + self.e_lambda)) + 0.5)
+        v = d.sum((2, 3), keepdim=True) / other_positions(x)
+        return apply_gate(x, self.gate(d / (4 * (v + self.e_lambda)) + 0.5), self.inplace)
+
+
+@torch.fx.wrap
+def other_positions(x: torch.Tensor) -> int:
+    """``H*W - 1``, the count the variance is divided by; 1 for a 1x1 map (variance 0, not 0/0)."""
+    n = x.shape[2] * x.shape[3] - 1
+    return n if n > 1 else 1

@@ -6,27 +6,32 @@ Attention Module", WACV 2021, arXiv:2010.03045. Three branches capture the (C, W
 its first axis, runs a k x k convolution with BN and a sigmoid, and gates the
 rotated tensor. The three results are averaged. Default k = 7.
 """
-from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
 from .cbam import SpatialGate
-from .helpers import AttentionModule
+from .helpers import GatingModule, apply_gate
 from .registry import register_attention
+
+# FX records these functions as calls instead of tracing into their shape/grad-mode branches.
+torch.fx.wrap('apply_gate')
 
 
 @register_attention('triplet', paper='Triplet Attention (Misra et al., WACV 2021)', arxiv='2010.03045')
-class TripletAttention(AttentionModule):
+class TripletAttention(GatingModule):
     """Average of three rotated Z-pool gates.
 
     Args:
         channels: Input and output channels (checked; the weights do not depend on it).
         kernel_size: Kernel of each branch's convolution.
+        inplace: Change the input itself in inference instead of allocating the output,
+            for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
+            Default ``False``.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 7, device=None, dtype=None) -> None:
-        super().__init__(channels)
+    def __init__(self, channels: int, kernel_size: int = 7, inplace: bool = False, device=None, dtype=None) -> None:
+        super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
         # Each branch is CBAM's spatial gate (Z-pool, conv, BN, sigmoid) on a rotation.
         self.gate_cw = SpatialGate(kernel_size, **dd)
@@ -39,5 +44,6 @@ class TripletAttention(AttentionModule):
         out_cw = (x_cw * self.gate_cw(x_cw)).permute(0, 2, 1, 3)
         x_hc = x.permute(0, 3, 2, 1)                     # N, W, H, C: pools over W
         out_hc = (x_hc * self.gate_hc(x_hc)).permute(0, 3, 2, 1)
-        out_hw = x * self.gate_hw(x)
-        return (out_hw + out_cw + out_hc) * (1.0 / 3.0)
+        rotated = out_cw + out_hc
+        # x * gate_hw is the last product that reads x: with inplace, it goes into x.
+        return apply_gate(x, self.gate_hw(x), self.inplace).add_(rotated).mul_(1.0 / 3.0)
