@@ -12,11 +12,16 @@ from typing import Optional, Type
 import torch
 import torch.nn as nn
 
+from .checks import MAX_KERNEL_SIZE, check_int
 from .helpers import GatingModule, GateBatchNorm2d, apply_gate, reduced_channels
 from .registry import register_attention
 
 # FX records these functions as calls instead of tracing into their shape/grad-mode branches.
 torch.fx.wrap('apply_gate')
+
+
+# The paper uses 2; the bound stops a typo from stacking thousands of layers.
+MAX_DILATED_CONVS = 8
 
 
 @register_attention('bam', paper='BAM (Park et al., BMVC 2018)', arxiv='1807.06514')
@@ -50,6 +55,8 @@ class BottleneckAttention(GatingModule):
         super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
         rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
+        check_int(dilation, 'dilation', self.class_name, 1, MAX_KERNEL_SIZE)
+        check_int(num_dilated_convs, 'num_dilated_convs', self.class_name, 0, MAX_DILATED_CONVS)
         # Convolutions followed by BN have no bias: BN's shift would cancel it.
         self.channel_branch = nn.Sequential(
             nn.Conv2d(channels, rd, 1, bias=False, **dd),

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .checks import MAX_KERNEL_SIZE, check_flag, check_int
 from .helpers import GatingModule, apply_gate, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
 
@@ -54,8 +55,7 @@ class SpatialGate(nn.Module):
 
     def __init__(self, kernel_size: int = 7, device=None, dtype=None) -> None:
         super().__init__()
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'SpatialGate: kernel_size must be a positive odd int, got {kernel_size!r}')
+        check_int(kernel_size, 'kernel_size', type(self).__name__, 1, MAX_KERNEL_SIZE, odd=True)
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False, device=device, dtype=dtype)
         self.bn = GateBatchNorm2d(1, device=device, dtype=dtype)
         self.gate = nn.Sigmoid()
@@ -97,6 +97,8 @@ class CBAM(GatingModule):
         super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
         rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
+        check_flag(mlp_bias, 'mlp_bias', self.class_name)
+        check_int(kernel_size, 'kernel_size', self.class_name, 1, MAX_KERNEL_SIZE, odd=True)
         self.fc1 = nn.Conv2d(channels, rd, 1, bias=mlp_bias, **dd)
         self.act = act_layer(inplace=True)
         self.fc2 = nn.Conv2d(rd, channels, 1, bias=mlp_bias, **dd)

@@ -10,6 +10,7 @@ In the literature this is a sigmoid-gated (GLU-style) unit, as in Dauphin et al.
 import torch
 import torch.nn as nn
 
+from .checks import check_flag
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -33,6 +34,7 @@ class ConvGate(GatingModule):
 
     def __init__(self, channels: int, bias: bool = True, inplace: bool = False, device=None, dtype=None) -> None:
         super().__init__(channels, inplace)
+        check_flag(bias, 'bias', self.class_name)
         self.conv = nn.Conv2d(channels, channels, 1, bias=bias, device=device, dtype=dtype)
         self.gate = nn.Sigmoid()
 

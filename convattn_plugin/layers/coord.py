@@ -11,6 +11,7 @@ from typing import Optional, Type
 import torch
 import torch.nn as nn
 
+from .checks import check_int
 from .helpers import GatingModule, GateBatchNorm2d, apply_gate, reduced_channels
 from .registry import register_attention
 
@@ -46,6 +47,8 @@ class CoordAttention(GatingModule):
     ) -> None:
         super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
+        # The paper's floor of 8 exceeds small inputs; beyond max(channels, 8) it is a typo.
+        check_int(min_rd_channels, 'min_rd_channels', self.class_name, 1, max(channels, 8))
         rd = reduced_channels(channels, rd_ratio, rd_channels, min_channels=min_rd_channels, owner=self.class_name)
         self.conv1 = nn.Conv2d(channels, rd, 1, bias=False, **dd)  # BN follows
         self.bn1 = GateBatchNorm2d(rd, **dd)

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from .attention_ops import dot_product_attention
+from .checks import check_flag
 from .helpers import AttentionModule, reduced_channels
 from .registry import register_attention
 
@@ -59,7 +60,7 @@ class DualAttention(AttentionModule):
         self.value = nn.Conv2d(channels, channels, 1, **dd)
         self.alpha = nn.Parameter(torch.zeros(1, **dd))
         self.beta = nn.Parameter(torch.zeros(1, **dd))
-        self.use_sdpa = use_sdpa
+        self.use_sdpa = check_flag(use_sdpa, 'use_sdpa', self.class_name)
 
     def position_attention(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape

@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from .checks import MAX_KERNEL_SIZE, check_int, check_number
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -50,10 +51,11 @@ class EfficientChannelAttn(GatingModule):
             dtype=None,
     ) -> None:
         super().__init__(channels, inplace)
+        check_number(gamma, 'gamma', self.class_name)
+        check_number(beta, 'beta', self.class_name, allow_minimum=True)
         if kernel_size is None:
             kernel_size = eca_kernel_size(channels, gamma, beta)
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'EfficientChannelAttn: kernel_size must be a positive odd int, got {kernel_size!r}')
+        check_int(kernel_size, 'kernel_size', self.class_name, 1, MAX_KERNEL_SIZE, odd=True)
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False, device=device, dtype=dtype)
         self.gate = nn.Sigmoid()
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from .attention_ops import dot_product_attention
+from .checks import check_flag
 from .helpers import AttentionModule, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
 
@@ -49,11 +50,11 @@ class NonLocal2d(AttentionModule):
         self.theta = nn.Conv2d(channels, rd, 1, **dd)
         self.phi = nn.Conv2d(channels, rd, 1, **dd)
         self.g = nn.Conv2d(channels, rd, 1, **dd)
-        self.pool = nn.MaxPool2d(2) if sub_sample else nn.Identity()
+        self.pool = nn.MaxPool2d(2) if check_flag(sub_sample, 'sub_sample', self.class_name) else nn.Identity()
         self.out_conv = nn.Conv2d(rd, channels, 1, bias=False, **dd)  # BN follows
         self.out_norm = GateBatchNorm2d(channels, **dd)
         nn.init.zeros_(self.out_norm.weight)
-        self.use_sdpa = use_sdpa
+        self.use_sdpa = check_flag(use_sdpa, 'use_sdpa', self.class_name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from .attention_ops import dot_product_attention
+from .checks import check_flag
 from .helpers import AttentionModule, reduced_channels
 from .registry import register_attention
 
@@ -49,7 +50,7 @@ class SelfAttention2d(AttentionModule):
         self.key = nn.Conv2d(channels, rd, 1, **dd)
         self.value = nn.Conv2d(channels, channels, 1, **dd)
         self.gamma = nn.Parameter(torch.zeros(1, **dd))
-        self.use_sdpa = use_sdpa
+        self.use_sdpa = check_flag(use_sdpa, 'use_sdpa', self.class_name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -10,6 +10,7 @@ Default ``lambda = 1e-4``.
 
 import torch
 
+from .checks import check_number
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -31,9 +32,7 @@ class SimAM(GatingModule):
 
     def __init__(self, channels: int, e_lambda: float = 1e-4, inplace: bool = False, device=None, dtype=None) -> None:
         super().__init__(channels, inplace)
-        if not e_lambda > 0:
-            raise ValueError(f'SimAM: e_lambda must be > 0, got {e_lambda!r}')
-        self.e_lambda = e_lambda
+        self.e_lambda = check_number(e_lambda, 'e_lambda', self.class_name)
         self.gate = torch.nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from .cbam import SpatialGate
+from .checks import MAX_KERNEL_SIZE, check_int
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -32,6 +33,7 @@ class TripletAttention(GatingModule):
 
     def __init__(self, channels: int, kernel_size: int = 7, inplace: bool = False, device=None, dtype=None) -> None:
         super().__init__(channels, inplace)
+        check_int(kernel_size, 'kernel_size', self.class_name, 1, MAX_KERNEL_SIZE, odd=True)
         dd = dict(device=device, dtype=dtype)
         # Each branch is CBAM's spatial gate (Z-pool, conv, BN, sigmoid) on a rotation.
         self.gate_cw = SpatialGate(kernel_size, **dd)
