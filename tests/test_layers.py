@@ -233,7 +233,7 @@ def test_register_rejects_bad_names(bad):
 def test_kind_options_are_checked():
     with pytest.raises(ValueError, match=r'SqueezeExcite: rd_ratio must be a finite number > 0.0 and <= 1.0, got 0'):
         create_attn('se', 16, rd_ratio=0)
-    with pytest.raises(ValueError, match='kernel_size must be .*odd.*got 4'):
+    with pytest.raises(ValueError, match=r'CBAM: kernel_size must be a positive odd int \(at most 63\), got 4'):
         create_attn('cbam', 16, kernel_size=4)
 
 

@@ -45,9 +45,11 @@ def check_int(
     ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
     ok = ok and (maximum is None or value <= maximum) and (not odd or value % 2 == 1)
     if not ok:
-        span = f'from {minimum} to {maximum}' if maximum is not None else f'>= {minimum}'
-        kind = 'an odd int' if odd else 'an int'
-        raise ValueError(f'{owner}: {name} must be {kind} {span}, got {value!r}')
+        if odd and minimum == 1:
+            accepted = 'a positive odd int' + (f' (at most {maximum})' if maximum is not None else '')
+        else:
+            accepted = f'an int from {minimum} to {maximum}' if maximum is not None else f'an int >= {minimum}'
+        raise ValueError(f'{owner}: {name} must be {accepted}, got {value!r}')
     return value
 
 
