@@ -8,3 +8,5 @@ _base_ = [
 # for 5 epochs; BatchNorm in the classifier and lr 0.05 (with the warm-up) train it.
 optim_wrapper = dict(optimizer=dict(lr=0.05))
 model = dict(head=dict(num_classes=10, mid_channels=[512], norm_cfg=dict(type='BN1d'), topk=(1, )))
+# 45 iterations an epoch: a log record every 10 gives analyze_logs.py several per epoch.
+default_hooks = dict(logger=dict(interval=10))

@@ -10,7 +10,8 @@ Importing this package
   ``ConvAttnBackbone(arch='resnet18_cbam')`` (:mod:`.presets`);
 - registers ``EpochSeedHook`` into mmengine's root ``HOOKS``;
 - when mmpretrain is installed: the ``SklearnDigits`` dataset in mmpretrain's
-  ``DATASETS`` and the project's configs in mmpretrain's model hub.
+  ``DATASETS``, the ``LoadImageUnlessGiven`` transform in its ``TRANSFORMS`` and the
+  project's configs in mmpretrain's model hub.
 
 Importing it twice, or after ``import convattn_plugin``, is harmless. ``import
 convattn_plugin`` alone does not import this package (timm users never load OpenMMLab).
@@ -63,6 +64,8 @@ except ImportError:  # mmengine-only use (mmdet / mmseg without mmpretrain)
 else:
     HAS_MMPRETRAIN = True
     from .datasets import SklearnDigits, digits_split  # noqa: F401
+    from .fashion_mnist import FashionMNISTFolder  # noqa: F401
+    from .transforms import LoadImageUnlessGiven  # noqa: F401
     from .hub import register_model_index
 
     register_model_index()

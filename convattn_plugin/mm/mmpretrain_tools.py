@@ -1,33 +1,74 @@
-"""Locate and load mmpretrain's packaged command-line tools (``mmpretrain/.mim/tools``).
+"""Locate, load and run mmpretrain's packaged command-line tools (``mmpretrain/.mim/tools``).
 
 The project's ``tools/train.py`` and ``tools/test.py`` reuse their ``parse_args`` and
-``merge_args``, so they accept exactly mmpretrain's options.
+``merge_args``, so they accept exactly mmpretrain's options. :func:`run_mmpretrain_tool`
+(``python -m convattn_plugin.mm TOOL ...``) runs any of them after ``import
+convattn_plugin.mm``: tools that read no config, and so never see its ``custom_imports``
+(``model_converters/publish_model.py``), then load the project's training checkpoints.
 """
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
+import runpy
+import sys
+from pathlib import Path, PurePosixPath
 from types import ModuleType
+from typing import Sequence
 
-__all__ = ['mmpretrain_tool_path', 'load_mmpretrain_tool']
+__all__ = ['mmpretrain_tool_path', 'load_mmpretrain_tool', 'run_mmpretrain_tool', 'list_mmpretrain_tools']
 
 
-def mmpretrain_tool_path(name: str) -> Path:
-    """Path of mmpretrain's ``tools/{name}.py`` (``name`` like ``'train'`` or ``'test'``)."""
+def _tools_dir() -> Path:
     spec = importlib.util.find_spec('mmpretrain')
     if spec is None or spec.origin is None:
         raise ImportError('mmpretrain is not installed: pip install "convattn_plugin[mm]"')
-    path = Path(spec.origin).parent / '.mim' / 'tools' / f'{name}.py'
+    return Path(spec.origin).parent / '.mim' / 'tools'
+
+
+def mmpretrain_tool_path(name: str) -> Path:
+    """Path of mmpretrain's ``tools/{name}.py``.
+
+    Args:
+        name: Relative to mmpretrain's ``tools/``, with or without ``.py``: ``'train'``,
+            ``'test'``, ``'analysis_tools/get_flops'``, ``'model_converters/publish_model.py'``.
+    """
+    rel = PurePosixPath(name[:-3] if name.endswith('.py') else name)
+    if rel.is_absolute() or '..' in rel.parts or not rel.parts:
+        raise ValueError(f'mmpretrain tool name must be a path inside mmpretrain\'s tools/ folder, '
+                         f'e.g. "analysis_tools/get_flops"; got {name!r}')
+    path = _tools_dir() / rel.with_suffix('.py')
     if not path.is_file():
-        raise FileNotFoundError(f'{path} not found: this mmpretrain install has no packaged tools '
-                                '(install it from PyPI, or use a source checkout\'s tools/)')
+        raise FileNotFoundError(f'{path} not found: no such packaged mmpretrain tool (known: '
+                                f'{", ".join(list_mmpretrain_tools())})')
     return path
+
+
+def list_mmpretrain_tools() -> list[str]:
+    """Names of mmpretrain's packaged Python tools, like ``'analysis_tools/get_flops'``."""
+    root = _tools_dir()
+    return sorted(p.relative_to(root).with_suffix('').as_posix() for p in root.rglob('*.py')
+                  if '__pycache__' not in p.parts)
 
 
 def load_mmpretrain_tool(name: str) -> ModuleType:
     """mmpretrain's ``tools/{name}.py`` as a module (its ``main()`` is not run)."""
     path = mmpretrain_tool_path(name)
-    spec = importlib.util.spec_from_file_location(f'mmpretrain_tools_{name}', path)
+    spec = importlib.util.spec_from_file_location(f'mmpretrain_tools_{path.stem}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_mmpretrain_tool(name: str, argv: Sequence[str]) -> None:
+    """Run mmpretrain's ``tools/{name}.py`` as a script with arguments ``argv``.
+
+    The caller has imported :mod:`convattn_plugin.mm` (``python -m convattn_plugin.mm``
+    does), so the tool finds the project's registrations and loads its checkpoints.
+    """
+    path = mmpretrain_tool_path(name)
+    saved = sys.argv
+    sys.argv = [str(path), *argv]
+    try:
+        runpy.run_path(str(path), run_name='__main__')
+    finally:
+        sys.argv = saved

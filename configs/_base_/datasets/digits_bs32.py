@@ -23,6 +23,8 @@ train_pipeline = [
 ]
 
 test_pipeline = [
+    # The data set gives arrays; tools that start from an image file (vis_cam.py) need loading.
+    dict(type='LoadImageUnlessGiven'),
     dict(type='Resize', scale=(img_size, img_size), interpolation='bilinear'),
     dict(type='PackInputs'),
 ]
