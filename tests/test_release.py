@@ -28,7 +28,7 @@ import timm  # noqa: E402
 import convattn_plugin.mm  # noqa: E402,F401  (registers the backbones and the allow-list)
 from convattn_plugin.checkpoint import HashMismatchError, sha256_of  # noqa: E402
 from convattn_plugin.release import (ArchitectureMismatchError, PublishError, find_release_files,  # noqa: E402
-                                     load_mm_release, publish, read_checkpoint, register_release)
+                                     load_mm_release, publish, read_checkpoint, read_config, register_release)
 from convattn_plugin.release import metafile as release_metafile  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,8 +111,11 @@ def _val_top1(trained: Path) -> float:
 
 def test_release_layout(release):
     files = {p.relative_to(release.root).as_posix() for p in release.root.rglob('*') if p.is_file()}
-    assert files == {'metafile.yml', f'{NAME}.py', release.checkpoint.name,
+    assert files == {'metafile.yml', 'manifest.json', f'{NAME}.json', release.checkpoint.name,
                      'timm/config.json', 'timm/model.safetensors', 'timm/README.md'}
+    manifest = json.loads((release.root / 'manifest.json').read_text())['sha256']
+    assert manifest == {f: sha256_of(release.root / f) for f in files - {'manifest.json'}}
+    assert not [p for p in release.root.parent.iterdir() if p.name.startswith('.')]  # no temporary folder left
     # mmpretrain's publish convention: <stem>_<YYYYMMDD>-<first 8 hex digits of sha256>.pth
     m = re.fullmatch(rf'{re.escape(NAME)}_(\d{{8}})-([0-9a-f]{{8}})\.pth', release.checkpoint.name)
     assert m and sha256_of(release.checkpoint).startswith(m[2])
@@ -134,7 +137,7 @@ def test_checkpoint_is_stripped_and_loads_weights_only_without_allow_list(releas
 def test_timm_config_json(release):
     cfg = json.loads((release.timm_dir / 'config.json').read_text())
     assert cfg['architecture'] == 'resnet18_cbam' and cfg['num_classes'] == 10
-    assert cfg['model_args']['num_classes'] == 10
+    assert 'num_classes' not in cfg['model_args']  # transformers passes num_classes itself
     assert cfg['label_names'] == [str(i) for i in range(10)]
     pcfg = cfg['pretrained_cfg']
     # digits_bs32.py: Resize to 32x32 (bilinear), mean = std = 127.5 on 0-255.
@@ -151,7 +154,7 @@ def test_model_card(release):
                  '**Model Type:** Image Classification', '**Dataset:** scikit-learn digits',
                  f'Top 1 Accuracy: {top1:.2f}', 'Params (M): 11.27', 'GMACs:', 'Image size: 32 x 32',
                  "timm.create_model('local-dir:", 'pretrained_cfg_overlay=dict(file=',
-                 f"get_model('{NAME}.py', pretrained='{release.checkpoint.name}')",
+                 "register_release('<release folder>/metafile.yml')", f"get_model('{NAME}', pretrained=True)",
                  'ImageClassificationInferencer('):
         assert text in card, text
 
@@ -160,7 +163,7 @@ def test_metafile_entry(release):
     meta = yaml.safe_load((release.root / 'metafile.yml').read_text())
     (collection,), (model,) = meta['Collections'], meta['Models']
     assert model['Name'] == NAME and model['In Collection'] == collection['Name']
-    assert model['Weights'] == release.checkpoint.name and model['Config'] == f'{NAME}.py'
+    assert model['Weights'] == release.checkpoint.name and model['Config'] == f'{NAME}.json'
     assert model['Metadata']['Parameters'] == 11269482
     assert model['Metadata']['FLOPs'] > 0 and model['Metadata']['Training Data'] == 'scikit-learn digits'
     (result,) = model['Results']
@@ -181,9 +184,10 @@ def test_same_logits_in_timm_and_mmpretrain(release):
         'local-dir': timm.create_model(f'local-dir:{release.timm_dir}', pretrained=True),
         # By name: model args as keywords; num_classes in the overlay too, or timm drops the classifier.
         'overlay': timm.create_model(cfg['architecture'], pretrained=True, **cfg['model_args'],
+                                     num_classes=cfg['num_classes'],
                                      pretrained_cfg_overlay=dict(file=str(release.timm_dir / 'model.safetensors'),
                                                                  num_classes=cfg['num_classes'])),
-        'get_model': get_model(str(release.config), pretrained=str(release.checkpoint)),
+        'get_model': get_model(read_config(release.config), pretrained=str(release.checkpoint)),
         'load_mm_release': load_mm_release(release.checkpoint),
     }
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -195,7 +199,7 @@ def test_same_logits_in_timm_and_mmpretrain(release):
     assert logits['local-dir'].abs().max() > 1e-3  # trained weights, not an all-zero classifier
 
     # The inferencer with the published .pth, on real digits, against timm with its own preprocessing.
-    inferencer = ImageClassificationInferencer(str(release.config), pretrained=str(release.checkpoint))
+    inferencer = ImageClassificationInferencer(read_config(release.config), pretrained=str(release.checkpoint))
     data_config = timm.data.resolve_model_data_config(ways['local-dir'])
     transform = timm.data.create_transform(**data_config, is_training=False)
     from PIL import Image
@@ -243,6 +247,7 @@ def test_hash_mismatch_is_refused(release, tmp_path, clean_hub):
             load(tampered)
     shutil.copy(release.root / 'metafile.yml', tmp_path / 'metafile.yml')
     shutil.copy(release.config, tmp_path / release.config.name)
+    shutil.copy(release.root / 'manifest.json', tmp_path / 'manifest.json')
     with pytest.raises(HashMismatchError, match=release.checkpoint.name[-12:-4]):
         register_release(tmp_path / 'metafile.yml')
 
@@ -287,11 +292,11 @@ def test_nothing_loads_with_weights_only_false():
 
 
 # --------------------------------------------------------------------------------------
-# The Hub folder is what timm's push_to_hf_hub uploads; --push fails clearly offline
+# The Hub folder is uploaded as verified; --push fails clearly offline
 # --------------------------------------------------------------------------------------
 
 class _FakeHfApi:
-    """Stands in for huggingface_hub.HfApi inside timm's push_to_hf_hub: records the upload."""
+    """Stands in for huggingface_hub.HfApi: records the upload."""
     uploaded: dict[str, bytes] = {}
 
     def __init__(self, token=None, **kwargs):
@@ -300,26 +305,22 @@ class _FakeHfApi:
     def create_repo(self, repo_id, private=False, exist_ok=True):
         return SimpleNamespace(repo_id=repo_id)
 
-    def file_exists(self, **kwargs):
-        return False
-
     def upload_folder(self, repo_id, folder_path, **kwargs):
         type(self).uploaded = {p.name: p.read_bytes() for p in Path(folder_path).iterdir()}
         return SimpleNamespace(commit_url=f'https://huggingface.co/{repo_id}/commit/0')
 
 
 def test_push_uploads_exactly_the_timm_folder(release, tmp_path, monkeypatch):
-    import timm.models._hub as timm_hub
+    import huggingface_hub
 
-    monkeypatch.setattr(timm_hub, 'HfApi', _FakeHfApi)
+    monkeypatch.setattr(huggingface_hub, 'HfApi', _FakeHfApi)
     out = tmp_path / 'pushed'
     rel = publish(release.trained, CFG, out, repo_id='someone/resnet18-cbam-digits', push=True,
                   token='hf_test_token')
     assert rel.hub_url == 'https://huggingface.co/someone/resnet18-cbam-digits/commit/0'
     local = {p.name: p.read_bytes() for p in rel.timm_dir.iterdir()}
     assert sorted(_FakeHfApi.uploaded) == sorted(local) == ['README.md', 'config.json', 'model.safetensors']
-    assert _FakeHfApi.uploaded['config.json'] == local['config.json']
-    assert _FakeHfApi.uploaded['README.md'] == local['README.md']
+    assert _FakeHfApi.uploaded == local  # byte for byte what was verified
     assert "timm.create_model('hf-hub:someone/resnet18-cbam-digits', pretrained=True)" in local['README.md'].decode()
     from safetensors.torch import load as load_safetensors
     pushed = load_safetensors(_FakeHfApi.uploaded['model.safetensors'])

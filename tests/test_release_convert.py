@@ -24,7 +24,7 @@ from convattn_plugin.release import (ArchitectureMismatchError, ConversionError,
                                      check_state_dict, convert_mm_to_timm, convert_timm_to_mm, diff_state_dict,
                                      load_mm_release, read_metrics, sanitize_meta, spec_from_mm_model,
                                      spec_from_timm, timm_create_kwargs, timm_data_config)
-from convattn_plugin.release.layout import mm_preprocessing  # noqa: E402
+from convattn_plugin.release.preprocessing import mm_preprocessing  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CFG_CBAM = REPO / 'configs/resnet_cbam/resnet18-cbam_1xb32_digits.py'

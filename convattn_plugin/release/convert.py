@@ -2,171 +2,62 @@
 
 mmpretrain -> timm: an mmpretrain config and checkpoint (a training checkpoint or a
 published one) become the folder ``timm.create_model('local-dir:<folder>', pretrained=True)``
-reads, written by timm's own ``save_for_hf`` (``config.json``, ``model.safetensors``) plus a
-``README.md`` model card::
+and transformers' ``AutoModelForImageClassification.from_pretrained(<folder>)`` read, written
+by timm's own ``save_for_hf`` (``config.json``, ``model.safetensors``) plus a ``README.md``
+model card::
 
     pair = pair_from_mm('configs/resnet_cbam/resnet18-cbam_1xb32_digits.py', 'work_dirs/.../epoch_4.pth')
     write_timm_folder(pair, 'out/timm')
 
-timm -> mmpretrain: such a folder becomes an mmpretrain config and a checkpoint named with
-its sha256 (``<name>_<YYYYMMDD>-<sha8>.pth``)::
+timm -> mmpretrain: such a folder becomes an mmpretrain config, as JSON data, and a
+checkpoint named with its sha256 (``<name>_<YYYYMMDD>-<sha8>.pth``)::
 
     pair = pair_from_timm('out/timm')
     config, checkpoint = write_mm_files(pair, 'out/mm', 'resnet18-cbam_digits')
 
 Both directions load every tensor strictly (:mod:`.keys`: a checkpoint of another
 architecture is refused with the list of keys) and check that the two models give the same
-logits on a random input (atol 1e-5) before anything is written. The key and
-preprocessing mapping is in :mod:`.layout`. Files are read with ``weights_only=True`` or as
-safetensors only; a file whose name carries a hash is verified first.
+logits on a random input (atol 1e-5) before anything is written. The key mapping is in
+:mod:`.key_mapping`, the preprocessing in :mod:`.preprocessing`. Files are read with
+``weights_only=True`` or as safetensors only, after the hash a name carries is verified;
+``config.json``'s model arguments must be plain data with identifier keys.
 """
 from __future__ import annotations
 
 import copy
-import datetime
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import torch
 import torch.nn as nn
 
-from ..checkpoint import check_finite, is_url, load_weights, sha256_of
+from ..checkpoint import check_finite, load_weights
+from .checkpoint_io import extract_state_dict, read_checkpoint, sanitize_meta, save_mm_checkpoint
+from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, spec_from_mm_model, spec_from_timm,
+                          timm_to_mm_state_dict)
 from .keys import load_state_dict_strict
-from .layout import (ConversionError, TimmSpec, mm_model_cfg, mm_preprocessing, mm_to_timm_state_dict,
-                     spec_from_mm_model, spec_from_timm, timm_data_config, timm_to_mm_state_dict)
+from .model_pair import ATOL, ModelPair
+from .preprocessing import mm_preprocessing, timm_data_config
+from .release_files import CUSTOM_IMPORTS, read_config, write_config
 
 __all__ = [
-    'ModelPair', 'read_checkpoint', 'extract_state_dict', 'build_mm_model', 'check_same_logits',
-    'pair_from_mm', 'pair_from_timm', 'save_mm_checkpoint', 'write_timm_folder', 'write_mm_files',
-    'convert_mm_to_timm', 'convert_timm_to_mm', 'sanitize_meta', 'CUSTOM_IMPORTS',
+    'build_mm_model', 'check_same_logits', 'pair_from_mm', 'pair_from_timm', 'write_timm_folder', 'write_mm_files',
+    'convert_mm_to_timm', 'convert_timm_to_mm', 'hf_model_args', 'hf_model_config', 'timm_config_args', 'IMPORT_HINT',
+    'release_pretrained_cfg',
 ]
 
 PathLike = Union[str, os.PathLike]
-
-#: What a config needs to build the project's models (as configs/_base_/default_runtime.py).
-CUSTOM_IMPORTS = dict(imports=['convattn_plugin.mm'], allow_failed_imports=False)
-ATOL = 1e-5
-
-
-@dataclass
-class ModelPair:
-    """One set of weights in both frameworks, checked to give the same logits.
-
-    Attributes:
-        mm_model: The mmpretrain ``ImageClassifier`` (eval mode; ``_config`` set).
-        timm_model: The timm model (eval mode).
-        spec: timm name, create arguments and key mapping.
-        data_config: timm's preprocessing (``input_size``, ``mean``, ...).
-        meta: The mmpretrain checkpoint's ``meta`` (``dataset_meta``, ...).
-        max_abs_diff: Largest logit difference found by :func:`check_same_logits`.
-    """
-    mm_model: nn.Module
-    timm_model: nn.Module
-    spec: TimmSpec
-    data_config: dict[str, Any]
-    meta: dict[str, Any] = field(default_factory=dict)
-    max_abs_diff: float = 0.0
-
-    @property
-    def label_names(self) -> Optional[list[str]]:
-        classes = (self.meta.get('dataset_meta') or {}).get('classes') \
-            or (getattr(self.mm_model, '_dataset_meta', None) or {}).get('classes')
-        return [str(c) for c in classes] if classes else None
-
-
-def sanitize_meta(meta: Any, where: str = 'meta', dropped: Optional[list[str]] = None) -> Any:
-    """``meta`` as plain Python values that ``torch.load(weights_only=True)`` reads without an allow-list.
-
-    numpy scalars and arrays become numbers and lists, tensors lists, mappings dicts; any other
-    object (a ``HistoryBuffer``, a class) is dropped, its path appended to ``dropped``.
-    """
-    import numpy as np
-
-    if meta is None or type(meta) in (bool, int, float, str):
-        return meta
-    if isinstance(meta, np.generic):  # before the builtins: np.float64 is a float, np.str_ a str
-        return meta.item()
-    for plain in (bool, int, float, str):  # subclasses (IntEnum, ...) pickle as their own class
-        if isinstance(meta, plain):
-            return plain(meta)
-    if isinstance(meta, (np.ndarray, torch.Tensor)):
-        return meta.tolist()
-    if isinstance(meta, Mapping):
-        out = {}
-        for k, v in meta.items():
-            clean = sanitize_meta(v, f'{where}.{k}', dropped)
-            if clean is not _DROPPED:
-                out[str(k)] = clean
-        return out
-    if isinstance(meta, (list, tuple)):
-        items = [sanitize_meta(v, f'{where}[{i}]', dropped) for i, v in enumerate(meta)]
-        return type(meta)(v for v in items if v is not _DROPPED) if type(meta) in (list, tuple) else \
-            [v for v in items if v is not _DROPPED]
-    if dropped is not None:
-        dropped.append(f'{where} ({type(meta).__name__})')
-    return _DROPPED
-
-
-_DROPPED = object()
-
-
-def read_checkpoint(path: PathLike) -> dict[str, Any]:
-    """Read an mmpretrain checkpoint safely: a local file or an ``http(s)://`` URL.
-
-    :func:`convattn_plugin.checkpoint.load_weights` reads it (a URL is downloaded first;
-    the hash a name carries is verified; ``torch.load(weights_only=True)`` with the allow-list
-    of :mod:`convattn_plugin.mm`, or safetensors). Other schemes (``s3://``, ...) go through
-    mmengine's ``CheckpointLoader``, whose ``torch.load`` is ``weights_only=True`` too.
-
-    Returns:
-        A dict with ``state_dict`` (a bare state dict is wrapped in one).
-
-    Raises:
-        HashMismatchError: The file's content does not match the hash in its name.
-        UnsafeCheckpointError: The file holds more than weights.
-        NonFiniteWeightsError: NaN or inf in the weights (listed by key).
-    """
-    from mmengine.runner import CheckpointLoader
-
-    if is_url(path) or '://' not in str(path):
-        obj = load_weights(path)
-    else:
-        obj = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
-    if not isinstance(obj, dict):
-        raise ValueError(f'{path}: not a checkpoint (a {type(obj).__name__})')
-    if 'state_dict' not in obj:
-        if not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise ValueError(f'{path}: no state_dict in the checkpoint (keys: {sorted(obj)[:10]})')
-        obj = dict(state_dict=obj)
-    check_finite(obj['state_dict'], str(path))
-    return obj
-
-
-def extract_state_dict(checkpoint: Mapping[str, Any], use_ema: bool = True) -> dict[str, torch.Tensor]:
-    """The weights to publish from an mmengine checkpoint.
-
-    mmengine's ``EMAHook`` saves the averaged weights as ``state_dict`` and the raw ones in
-    ``ema_state_dict`` (``module.``-prefixed), as mmpretrain's publish tool reads them.
-
-    Args:
-        checkpoint: From :func:`read_checkpoint`.
-        use_ema: Keep the averaged weights (mmpretrain's default); ``False``: the raw ones.
-    """
-    state_dict = dict(checkpoint['state_dict'])
-    ema = checkpoint.get('ema_state_dict')
-    if ema and not use_ema:
-        state_dict.update({k[len('module.'):]: v for k, v in ema.items() if k.startswith('module.')})
-    return state_dict
 
 
 def build_mm_model(config: Any, cfg_options: Optional[Mapping[str, Any]] = None) -> nn.Module:
     """Build an mmpretrain classifier (no weights) from a config file, a ``Config`` or a dict.
 
     ``mmpretrain.get_model`` does the building, so ``_config`` and ``_dataset_meta`` are set
-    as for any mmpretrain model (the inferencer needs them).
+    as for any mmpretrain model (the inferencer needs them). A ``.json`` file is read as a
+    release config (:func:`.release_files.read_config`: data only); a ``.py`` file is the
+    user's own config and is executed by mmengine as usual.
     """
     import mmpretrain
     from mmengine.config import Config
@@ -175,8 +66,10 @@ def build_mm_model(config: Any, cfg_options: Optional[Mapping[str, Any]] = None)
         cfg = copy.deepcopy(config)
     elif isinstance(config, Mapping):
         cfg = Config(dict(config))
+    elif str(config).endswith('.json'):
+        cfg = read_config(config)  # a release's config: data, checked, nothing executed
     else:
-        cfg = Config.fromfile(str(config))
+        cfg = Config.fromfile(str(config))  # the user's own training config
     if cfg_options:
         cfg.merge_from_dict(dict(cfg_options))
     return mmpretrain.get_model(cfg).eval()
@@ -243,10 +136,59 @@ def _read_timm_folder(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Ten
     if not cfg_file.is_file():
         raise FileNotFoundError(f'{folder} is not a timm model folder: no config.json')
     hf_config = json.loads(cfg_file.read_text())
+    if not isinstance(hf_config, dict) or not isinstance(hf_config.get('architecture'), str):
+        raise ConversionError(f'{cfg_file}: expected a JSON object with "architecture" (a timm model name)')
     for name in ('model.safetensors', 'pytorch_model.bin', 'pytorch_model.pth', 'model.pth'):
         if (folder / name).is_file():
-            return hf_config, dict(load_weights(folder / name))  # safetensors, or weights_only
+            state_dict = dict(load_weights(folder / name))  # safetensors, or weights_only
+            check_finite(state_dict, f'{folder.name}/{name}')
+            return hf_config, state_dict
     raise FileNotFoundError(f'{folder}: no model.safetensors / pytorch_model.bin')
+
+
+def timm_config_args(hf_config: Mapping[str, Any]) -> dict[str, Any]:
+    """``timm.create_model`` arguments of a ``config.json``: ``model_args`` with ``num_classes``.
+
+    The top-level ``num_classes`` wins; folders written before it left ``model_args`` (which
+    transformers passes next to its own ``num_classes``) carry it in both places.
+    """
+    args = dict(hf_config.get('model_args') or {})
+    args['num_classes'] = int(hf_config.get('num_classes', args.get('num_classes', 1000)))
+    return args
+
+
+#: What ``config.json`` says to a reader whose timm does not know the architecture.
+IMPORT_HINT = ('pip install convattn_plugin, then `import convattn_plugin` before loading: it registers this '
+               'architecture into timm (without it timm says "Unknown model" and transformers "upgrade timm")')
+
+
+def hf_model_config(pair: ModelPair) -> dict[str, Any]:
+    """Extra ``config.json`` fields: ``label_names`` (transformers' ``id2label`` comes from them),
+    and ``requires`` with :data:`IMPORT_HINT` (shown by ``print(config)`` in transformers)."""
+    config: dict[str, Any] = {'requires': IMPORT_HINT}
+    if pair.label_names:
+        config['label_names'] = pair.label_names
+    return config
+
+
+def _without_num_classes_in_model_args(path: Path) -> None:
+    # timm's save_for_hf records num_classes in model_args as well as at the top level;
+    # transformers' timm wrapper then passes it twice. One copy, top level, rewritten atomically.
+    hf_config = json.loads(path.read_text())
+    (hf_config.get('model_args') or {}).pop('num_classes', None)
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(json.dumps(hf_config, indent=2))
+    os.replace(tmp, path)
+
+
+def hf_model_args(pair: ModelPair) -> dict[str, Any]:
+    """``model_args`` for ``config.json``: the create arguments without ``num_classes``.
+
+    ``num_classes`` is a top-level field of ``config.json``; transformers' timm wrapper and
+    timm's ``local-dir:`` pass it themselves, and a second copy in ``model_args`` makes
+    ``create_model`` fail with "got multiple values for keyword argument 'num_classes'".
+    """
+    return {k: v for k, v in pair.spec.model_args.items() if k != 'num_classes'}
 
 
 def pair_from_timm(folder: PathLike) -> ModelPair:
@@ -254,7 +196,7 @@ def pair_from_timm(folder: PathLike) -> ModelPair:
 
     The mmpretrain config is generated: ``ConvAttnBackbone(arch=<architecture>)`` with the
     ``model_args``, ``GlobalAveragePooling``, ``LinearClsHead`` or ``StackedLinearClsHead``,
-    and the preprocessing of ``pretrained_cfg`` (:func:`.layout.mm_preprocessing`).
+    and the preprocessing of ``pretrained_cfg`` (:func:`.preprocessing.mm_preprocessing`).
 
     Raises:
         ArchitectureMismatchError: The weights are not of ``config.json``'s architecture.
@@ -262,9 +204,7 @@ def pair_from_timm(folder: PathLike) -> ModelPair:
     """
     folder = Path(folder)
     hf_config, state_dict = _read_timm_folder(folder)
-    args = dict(hf_config.get('model_args') or {})
-    args.setdefault('num_classes', hf_config.get('num_classes', 1000))
-    spec = spec_from_timm(hf_config['architecture'], args)
+    spec = spec_from_timm(hf_config['architecture'], timm_config_args(hf_config))
     timm_model = spec.create().eval()
     load_state_dict_strict(timm_model, state_dict, f'{folder.name}/model weights', f'timm {spec.model_name}')
     pretrained_cfg = dict(hf_config.get('pretrained_cfg') or {})
@@ -293,24 +233,6 @@ def pair_from_timm(folder: PathLike) -> ModelPair:
     return ModelPair(mm_model, timm_model, spec, data_config, meta, diff)
 
 
-def save_mm_checkpoint(checkpoint: Mapping[str, Any], out_dir: PathLike, stem: str,
-                       date: Optional[str] = None) -> Path:
-    """``torch.save`` a checkpoint as ``<stem>_<YYYYMMDD>-<sha256[:8]>.pth`` (mmpretrain's name).
-
-    The hash is of the saved bytes, so :func:`convattn_plugin.checkpoint.load_weights` can
-    verify the file later. The file is written under a temporary name and renamed.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f'.tmp_{stem}.pth'
-    torch.save(dict(checkpoint), tmp)
-    sha8 = sha256_of(tmp)[:8]
-    date = date or datetime.datetime.now().strftime('%Y%m%d')
-    final = out_dir / f'{stem}_{date}-{sha8}.pth'
-    os.replace(tmp, final)
-    return final
-
-
 def release_pretrained_cfg(model: nn.Module) -> None:
     """Drop the untrained model's ``tag`` and "untrained" ``notes`` from ``model.pretrained_cfg``.
 
@@ -335,32 +257,36 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
             model's facts when omitted.
         model_name: The card's title (the Hub repository's name).
     """
-    from timm.models._hub import generate_readme, save_for_hf  # generate_readme is not re-exported
+    from timm.models import save_for_hf
+    # timm 1.0.31 re-exports save_for_hf but not generate_readme; the card follows its format.
+    from timm.models._hub import generate_readme
 
     from .model_card import build_model_card
 
     out_dir = Path(out_dir)
-    model_config = {'label_names': pair.label_names} if pair.label_names else None
+    model_config = hf_model_config(pair)
     release_pretrained_cfg(pair.timm_model)
-    save_for_hf(pair.timm_model, out_dir, model_config=model_config, model_args=pair.spec.model_args,
+    save_for_hf(pair.timm_model, out_dir, model_config=model_config, model_args=hf_model_args(pair),
                 safe_serialization=True, data_config=pair.data_config)
+    _without_num_classes_in_model_args(out_dir / 'config.json')
     card = model_card if model_card is not None else build_model_card(pair)
     (out_dir / 'README.md').write_text(generate_readme(card, model_name or pair.spec.model_name), encoding='utf-8')
     return out_dir
 
 
 def write_mm_files(pair: ModelPair, out_dir: PathLike, stem: str, date: Optional[str] = None) -> tuple[Path, Path]:
-    """Write the mmpretrain config ``<stem>.py`` and checkpoint ``<stem>_<date>-<sha8>.pth``.
+    """Write the mmpretrain config ``<stem>.json`` and checkpoint ``<stem>_<date>-<sha8>.pth``.
 
-    The checkpoint holds only ``state_dict`` and ``meta`` (plain Python values), so it
-    loads with ``torch.load(weights_only=True)`` and no allow-list.
+    The config is JSON data (:func:`.release_files.write_config`): loading it runs no code,
+    and mmengine's ``Config.fromfile`` and mmpretrain's tools read it too. The checkpoint holds
+    only ``state_dict`` and ``meta`` (plain Python values), so it loads with
+    ``torch.load(weights_only=True)`` and no allow-list.
     """
     import mmpretrain
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = out_dir / f'{stem}.py'
-    pair.mm_model._config.dump(str(config))
+    config = write_config(pair.mm_model._config, out_dir / f'{stem}.json')
     meta = dict(sanitize_meta(pair.meta), mmpretrain_version=mmpretrain.__version__)
     state_dict = {k: v.detach().clone().contiguous() for k, v in pair.mm_model.state_dict().items()}
     checkpoint = save_mm_checkpoint(dict(state_dict=state_dict, meta=meta), out_dir, stem, date)

@@ -4,11 +4,13 @@ The plain library calls work on a release as they are (that is the point of it):
 
     timm.create_model('local-dir:<release>/timm', pretrained=True)
     timm.create_model(**timm_create_kwargs('<release>/timm'))   # name + pretrained_cfg_overlay(file=...)
-    mmpretrain.get_model('<release>/<name>.py', pretrained='<release>/<name>_<date>-<sha8>.pth')
+    transformers.AutoModelForImageClassification.from_pretrained('<release>/timm')
+    register_release('<release>/metafile.yml'); mmpretrain.get_model('<name>', pretrained=True)
 
-mmengine's loader neither checks the hash in a file name nor refuses missing keys (it warns);
-:func:`load_mm_release` does both, and :func:`verify_release` runs all of the above on one
-input and compares the logits.
+mmengine's loader does not refuse missing keys (it warns): :func:`load_mm_release` does, after
+checking the files against the release's ``manifest.json`` and reading its config as data
+(:mod:`.release_files`); :func:`verify_release` runs all of the above on one input and
+compares the logits. Nothing a release holds is executed.
 """
 from __future__ import annotations
 
@@ -19,15 +21,20 @@ from typing import Any, Optional, Union
 
 import torch
 import torch.nn as nn
-import yaml
 
-from ..checkpoint import load_weights
-from .convert import ATOL, build_mm_model
+from ..checkpoint import is_url, load_weights
+from .convert import build_mm_model, timm_config_args
 from .keys import load_state_dict_strict
+from .metafile import release_weights
+from .model_pair import ATOL
+from .release_files import confined_path, read_config, read_metafile, verify_manifest
 
-__all__ = ['timm_create_kwargs', 'load_timm_release', 'load_mm_release', 'find_release_files', 'verify_release']
+__all__ = ['TIMM_FOLDER', 'timm_create_kwargs', 'load_timm_release', 'load_mm_release', 'find_release_files',
+           'verify_release']
 
 PathLike = Union[str, os.PathLike]
+#: The release's timm / Hugging Face Hub folder.
+TIMM_FOLDER = 'timm'
 
 
 def timm_create_kwargs(folder: PathLike) -> dict[str, Any]:
@@ -39,9 +46,8 @@ def timm_create_kwargs(folder: PathLike) -> dict[str, Any]:
     """
     folder = Path(folder)
     hf_config = json.loads((folder / 'config.json').read_text())
-    args = dict(hf_config.get('model_args') or {})
-    num_classes = hf_config.get('num_classes', args.get('num_classes', 1000))
-    args['num_classes'] = num_classes
+    args = timm_config_args(hf_config)
+    num_classes = args['num_classes']
     pcfg = hf_config.get('pretrained_cfg') or {}
     overlay = {k: pcfg[k] for k in ('input_size', 'interpolation', 'crop_pct', 'crop_mode', 'mean', 'std')
                if k in pcfg}
@@ -56,24 +62,37 @@ def load_timm_release(folder: PathLike) -> nn.Module:
     return timm.create_model(f'local-dir:{Path(folder).resolve()}', pretrained=True).eval()
 
 
-def find_release_files(root: PathLike) -> tuple[Path, Path, Path]:
-    """``(config, checkpoint, timm folder)`` of a release folder, from its ``metafile.yml``."""
-    from .publish import TIMM_FOLDER
+def find_release_files(root: PathLike) -> tuple[Path, Union[Path, str], Path]:
+    """``(config, checkpoint, timm folder)`` of a release folder, from its ``metafile.yml``.
 
+    Every file is checked against ``manifest.json`` and must lie inside ``root``; the checkpoint
+    may instead be a URL whose name carries its hash (checked when it is downloaded).
+
+    Raises:
+        UnsafeReleaseError: A path leaves the folder, or a file is not covered by the manifest.
+        HashMismatchError: A file differs from the manifest or from the hash in its name.
+    """
     root = Path(root)
-    meta = yaml.safe_load((root / 'metafile.yml').read_text())
-    models = meta.get('Models') or []
-    if len(models) != 1:
+    models = read_metafile(root / 'metafile.yml').get('Models') or []
+    if len(models) != 1 or not isinstance(models[0], dict):
         raise ValueError(f'{root}/metafile.yml lists {len(models)} models; a release has one')
-    return root / models[0]['Config'], root / models[0]['Weights'], root / TIMM_FOLDER
+    config = confined_path(root, models[0].get('Config'), 'Config')
+    weights = release_weights(root, models[0].get('Weights'))
+    checkpoint = weights if is_url(weights) else Path(weights)
+    timm_dir = root / TIMM_FOLDER
+    timm_files = [confined_path(root, f'{TIMM_FOLDER}/{f}', 'timm file') for f in ('config.json', 'model.safetensors')]
+    verify_manifest(root, [config, *timm_files, *([] if is_url(weights) else [checkpoint])])
+    return config, checkpoint, timm_dir
 
 
 def _config_beside(checkpoint: Path) -> Path:
-    metafile = checkpoint.parent / 'metafile.yml'
-    if metafile.is_file():
-        for model in yaml.safe_load(metafile.read_text()).get('Models') or []:
-            if Path(str(model.get('Weights'))).name == checkpoint.name and model.get('Config'):
-                return checkpoint.parent / model['Config']
+    root = checkpoint.parent
+    if (root / 'metafile.yml').is_file():
+        for model in read_metafile(root / 'metafile.yml').get('Models') or []:
+            if isinstance(model, dict) and Path(str(model.get('Weights'))).name == checkpoint.name:
+                config = confined_path(root, model.get('Config'), 'Config')
+                verify_manifest(root, [config, checkpoint])
+                return config
     raise FileNotFoundError(f'no config given for {checkpoint} and no metafile.yml beside it names one')
 
 
@@ -81,23 +100,28 @@ def load_mm_release(checkpoint: PathLike, config: Optional[Any] = None) -> nn.Mo
     """An mmpretrain model with a published checkpoint, hash-checked and loaded strictly.
 
     Args:
-        checkpoint: ``<name>_<date>-<sha8>.pth``; its sha256 must start with ``<sha8>``.
-        config: Its config; default the one ``metafile.yml`` beside it names.
+        checkpoint: ``<name>_<date>-<sha8>.pth`` (or its URL); its sha256 must start with ``<sha8>``.
+        config: Its config (a ``.json`` release config is read as data); default the one
+            ``metafile.yml`` beside it names, checked against the release's manifest.
 
     Returns:
         The model in eval mode, ``dataset_meta`` from the checkpoint; it can be passed to
         ``ImageClassificationInferencer(model)``.
 
     Raises:
-        HashMismatchError: The file does not match the hash in its name.
+        HashMismatchError: The file does not match the hash in its name (or the manifest).
+        UnsafeReleaseError: The metafile names a path outside the release, or a config that is not data.
         ArchitectureMismatchError: Its weights are not of the config's architecture (with the keys).
     """
-    checkpoint = Path(checkpoint)
+    if config is None:
+        if is_url(checkpoint):
+            raise ValueError(f'{checkpoint}: give the config of a checkpoint URL')
+        config = read_config(_config_beside(Path(checkpoint)))
     ckpt = load_weights(checkpoint)  # hash check, then weights_only=True
-    config = config if config is not None else _config_beside(checkpoint)
+    checkpoint = Path(str(checkpoint))
     model = build_mm_model(config)
     state_dict = ckpt['state_dict'] if 'state_dict' in ckpt else ckpt
-    name = Path(str(config)).stem if isinstance(config, (str, os.PathLike)) else 'the config'
+    name = Path(str(config)).stem if isinstance(config, (str, os.PathLike)) else 'the release config'
     load_state_dict_strict(model, state_dict, checkpoint.name, f'the model of {name}')
     dataset_meta = (ckpt.get('meta') or {}).get('dataset_meta')
     if dataset_meta:
@@ -109,7 +133,8 @@ def verify_release(root: PathLike, atol: float = ATOL) -> dict[str, float]:
     """Load a release every documented way and compare the logits on one random batch.
 
     Ways: timm ``local-dir:``, timm by name with ``pretrained_cfg_overlay``, mmpretrain
-    ``get_model(config, pretrained=checkpoint)`` and :func:`load_mm_release`.
+    ``get_model(config, pretrained=checkpoint)`` and :func:`load_mm_release`. The files are
+    checked first (:func:`find_release_files`).
 
     Returns:
         Max absolute logit difference of each way against ``local-dir:``.
@@ -122,10 +147,11 @@ def verify_release(root: PathLike, atol: float = ATOL) -> dict[str, float]:
 
     config, checkpoint, folder = find_release_files(root)
     reference = load_timm_release(folder)
+    cfg = read_config(config)
     models = {
         'timm pretrained_cfg_overlay': timm.create_model(**timm_create_kwargs(folder)).eval(),
-        'mmpretrain get_model': mmpretrain.get_model(str(config), pretrained=str(checkpoint)).eval(),
-        'load_mm_release': load_mm_release(checkpoint, config),
+        'mmpretrain get_model': mmpretrain.get_model(cfg, pretrained=str(checkpoint)).eval(),
+        'load_mm_release': load_mm_release(checkpoint, cfg),
     }
     size = reference.pretrained_cfg['input_size']
     x = torch.randn(2, *size, generator=torch.Generator().manual_seed(1))

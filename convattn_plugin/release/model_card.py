@@ -6,17 +6,21 @@ the same weights in mmpretrain.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .convert import ModelPair
+from .model_pair import ModelPair
 
-__all__ = ['TASK', 'build_model_card', 'usage_text']
+__all__ = ['TASK', 'build_model_card', 'usage_text', 'name_of']
 
 TASK = 'Image Classification'
 
 
-def usage_text(pair: 'ModelPair', repo_id: Optional[str] = None, folder: str = '<this folder>',
+def name_of(config_file: str) -> str:
+    """The model name of a release config file (its stem)."""
+    return config_file.rsplit('/', 1)[-1].rsplit('.', 1)[0]
+
+
+def usage_text(pair: ModelPair, repo_id: Optional[str] = None, folder: str = '<this folder>',
                mm_config: Optional[str] = None, mm_checkpoint: Optional[str] = None) -> str:
     """Markdown: load the model in timm (Hub or local folder) and in mmpretrain."""
     name = pair.spec.model_name
@@ -47,27 +51,42 @@ def usage_text(pair: 'ModelPair', repo_id: Optional[str] = None, folder: str = '
         "    probabilities = model(transform(img).unsqueeze(0)).softmax(-1)\n"
         "```\n")
     if mm_config and mm_checkpoint:
-        mm_files = f"'{mm_config}', pretrained='{mm_checkpoint}'"
-        mm_where = ('The release folder holds the mmpretrain config and checkpoint next to this folder (the '
-                    'checkpoint named with the first 8 hex digits of its sha256); from the release folder:')
+        mm_where = ('The release folder holds the mmpretrain config (`' + mm_config + '`, JSON data) and checkpoint '
+                    '(`' + mm_checkpoint + '`, named with the first 8 hex digits of its sha256) next to this folder, '
+                    'and `metafile.yml`, which registers them into mmpretrain\'s model hub (paths, hashes and the '
+                    'config are checked; nothing from the release is executed):')
+        mm_code = (
+            "```python\n"
+            "from mmpretrain import ImageClassificationInferencer, get_model\n\n"
+            "from convattn_plugin.release import register_release  # also registers the backbones\n\n"
+            "register_release('<release folder>/metafile.yml')\n"
+            f"model = get_model('{name_of(mm_config)}', pretrained=True)\n"
+            f"inferencer = ImageClassificationInferencer('{name_of(mm_config)}', pretrained=True)\n"
+            "print(inferencer('image.png')[0]['pred_class'])\n"
+            "```\n")
     else:
-        mm_files = "'<name>.py', pretrained='<name>_<date>-<sha8>.pth'"
         mm_where = ('Convert this folder first: `python tools/convert.py timm2mm <this folder> <out dir>` '
-                    '(convattn_plugin) writes the config and checkpoint:')
-    mm_code = (
+                    '(convattn_plugin) writes the config (JSON) and checkpoint:')
+        mm_code = (
+            "```python\n"
+            "from convattn_plugin.release import load_mm_release\n\n"
+            "model = load_mm_release('<out dir>/<name>_<date>-<sha8>.pth', '<out dir>/<name>.json')\n"
+            "```\n")
+    hf_code = (
         "```python\n"
-        "from mmpretrain import ImageClassificationInferencer, get_model\n\n"
-        "import convattn_plugin.mm  # registers the backbones into mmpretrain\n\n"
-        f"model = get_model({mm_files})\n"
-        f"inferencer = ImageClassificationInferencer({mm_files})\n"
-        "print(inferencer('image.png')[0]['pred_class'])\n"
+        f"import convattn_plugin  # registers {name} into timm; without it transformers says \"upgrade timm\"\n"
+        "from transformers import AutoModelForImageClassification, pipeline\n\n"
+        f"model = AutoModelForImageClassification.from_pretrained('{repo_id or folder}')\n"
+        f"classifier = pipeline('image-classification', model='{repo_id or folder}')\n"
+        "print(classifier('image.png'))\n"
         "```\n")
-    return (f"Input: RGB images, {size} px (`pretrained_cfg` in `config.json` holds the preprocessing).\n\n"
-            f"### timm\n{timm_code}\n### mmpretrain\n{mm_where}\n\n{mm_code}")
+    return (f"Input: RGB images, {size} px (`pretrained_cfg` in `config.json` holds the preprocessing). "
+            f"Needs `pip install convattn_plugin` and `import convattn_plugin` before loading.\n\n"
+            f"### timm\n{timm_code}\n### transformers\n{hf_code}\n### mmpretrain\n{mm_where}\n\n{mm_code}")
 
 
 def build_model_card(
-        pair: 'ModelPair',
+        pair: ModelPair,
         dataset: Optional[str] = None,
         metrics: Optional[Mapping[str, float]] = None,
         metrics_source: Optional[str] = None,

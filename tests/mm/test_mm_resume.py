@@ -2,9 +2,11 @@
 uninterrupted run (same seed), through mmpretrain's packaged ``tools/train.py``."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from convattn_plugin.mm.mmpretrain_tools import mmpretrain_tool_path
+from convattn_plugin.mm.resume import ResumeError, prepare_resume
 
 
 def _state(path):
@@ -47,3 +49,62 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, hooks_dir, kit):
     assert not diff, f'resumed run differs from the uninterrupted one in {diff[:5]}'
     for a, b in zip(ref_opt['state'].values(), got_opt['state'].values()):
         assert torch.equal(a['momentum_buffer'], b['momentum_buffer'])
+
+
+# --------------------------------------------------------------------------------------
+# Which checkpoint --resume picks, and refusing to overwrite a run (convattn_plugin.mm.resume)
+# --------------------------------------------------------------------------------------
+
+def _write_run(work_dir, epochs):
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for e in epochs:
+        torch.save({'state_dict': {'w': torch.full((64,), float(e))}, 'meta': {'epoch': e}}, work_dir / f'epoch_{e}.pth')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / f'epoch_{epochs[-1]}.pth'))
+
+
+def _cfg(work_dir, resume):
+    from mmengine.config import Config
+
+    return Config(dict(work_dir=str(work_dir), resume=resume, load_from=None))
+
+
+def test_resume_without_a_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
+    with pytest.raises(ResumeError, match=r'--resume: nothing to resume in .*: no last_checkpoint and no epoch_\*\.pth'):
+        prepare_resume(_cfg(tmp_path / 'empty', True))
+
+
+def test_a_torn_newest_checkpoint_falls_back_to_the_intact_one(tmp_path):
+    _write_run(tmp_path, [1, 2, 3])
+    data = (tmp_path / 'epoch_3.pth').read_bytes()
+    (tmp_path / 'epoch_3.pth').write_bytes(data[:len(data) // 2])  # killed while saving
+    cfg = _cfg(tmp_path, True)
+    with pytest.warns(UserWarning, match=r'skipped .*epoch_3\.pth \(torn .*resuming from .*epoch_2\.pth'):
+        prepare_resume(cfg)
+    assert cfg.load_from == str(tmp_path / 'epoch_2.pth') and cfg.resume
+    (tmp_path / 'epoch_2.pth').write_bytes(b'')
+    (tmp_path / 'epoch_1.pth').write_bytes(b'x' * 10)
+    with pytest.raises(ResumeError, match=r'no intact checkpoint .*epoch_2\.pth \(empty \(0 bytes\)\)'):
+        prepare_resume(_cfg(tmp_path, True))
+
+
+def test_without_last_checkpoint_the_newest_epoch_file_is_used(tmp_path):
+    _write_run(tmp_path, [1, 2, 10])
+    (tmp_path / 'last_checkpoint').unlink()
+    cfg = _cfg(tmp_path, True)
+    prepare_resume(cfg)
+    assert cfg.load_from == str(tmp_path / 'epoch_10.pth')
+
+
+def test_a_fresh_run_never_overwrites_a_runs_checkpoints(tmp_path):
+    _write_run(tmp_path, [1, 2])
+    with pytest.raises(ResumeError, match=r'already holds the checkpoints of a run \(epoch_2\.pth, epoch_1\.pth\).*'
+                                          r'Pass --resume'):
+        prepare_resume(_cfg(tmp_path, False))
+    prepare_resume(_cfg(tmp_path / 'new', False))  # an empty or new work dir is fine
+
+
+def test_train_tool_says_so(tmp_path, kit):
+    proc = kit.run_tool([kit.PY, str(kit.TOOLS / 'train.py'), str(kit.CFG_CBAM), '--work-dir', str(tmp_path),
+                         '--resume'], kit.child_env(), expect_rc=1)
+    assert 'train.py: error: --resume: nothing to resume in' in proc.stderr
+    assert not list(tmp_path.glob('epoch_*.pth'))
