@@ -6,6 +6,17 @@ one shared bottleneck MLP (r = 16), followed by a spatial gate,
 ``sigmoid(conv7x7([mean_c(x'); max_c(x')]))``, applied in that order.
 
 As in the authors' code (and timm's), the 7x7 convolution is followed by BatchNorm.
+What the authors' released weights need, as options (defaults follow the paper and torch):
+
+* ``mlp_bias``: the paper's MLP ``W1 relu(W0 p)`` has no biases (default ``False``);
+  the authors' ``nn.Linear`` layers do (``True``).
+* ``pool_order``: the paper feeds ``[mean; max]`` to the 7x7 convolution (default
+  ``'mean_max'``); the authors' code ``[max; mean]`` (``'max_mean'``), which swaps the two
+  input channels of the convolution's weight.
+* ``bn_momentum`` / ``bn_eps`` of the spatial gate's BN: the authors use 0.01 / 1e-5;
+  default 0.1 / 1e-5 (torch's and timm's; the momentum only matters in training).
+* ``rd_rounding``: width ``C/r`` rounded to nearest (default) or the authors' ``C // r``
+  (``'floor'``); they agree at every ResNet width.
 """
 
 from typing import Optional, Type
@@ -14,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checks import MAX_KERNEL_SIZE, check_flag, check_int
+from .checks import MAX_KERNEL_SIZE, check_choice, check_flag, check_int, check_number
 from .helpers import GatingModule, apply_gate, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
 
@@ -50,18 +61,44 @@ def channel_max(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class SpatialGate(nn.Module):
-    """CBAM's spatial gate: ``sigmoid(BN(conv_kxk([mean_c; max_c])))`` per position."""
+POOL_ORDERS = ['mean_max', 'max_mean']
 
-    def __init__(self, kernel_size: int = 7, device=None, dtype=None) -> None:
+
+class SpatialGate(nn.Module):
+    """CBAM's spatial gate: ``sigmoid(BN(conv_kxk([mean_c; max_c])))`` per position.
+
+    Args:
+        kernel_size: Kernel of the convolution (odd).
+        bn_momentum: Momentum of the BN's running statistics.
+        bn_eps: Epsilon of the BN.
+        pool_order: ``'mean_max'`` (the paper's ``[mean; max]``) or ``'max_mean'``.
+        owner: Name used in error messages (the kind this gate belongs to).
+    """
+
+    def __init__(
+            self,
+            kernel_size: int = 7,
+            bn_momentum: float = 0.1,
+            bn_eps: float = 1e-5,
+            pool_order: str = 'mean_max',
+            owner: str = 'SpatialGate',
+            device=None,
+            dtype=None,
+    ) -> None:
         super().__init__()
-        check_int(kernel_size, 'kernel_size', type(self).__name__, 1, MAX_KERNEL_SIZE, odd=True)
+        check_int(kernel_size, 'kernel_size', owner, 1, MAX_KERNEL_SIZE, odd=True)
+        check_number(bn_momentum, 'bn_momentum', owner, 0.0, 1.0, allow_minimum=True)
+        check_number(bn_eps, 'bn_eps', owner, 0.0, 1.0)
+        self.pool_order = check_choice(pool_order, 'pool_order', owner, POOL_ORDERS)
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False, device=device, dtype=dtype)
-        self.bn = GateBatchNorm2d(1, device=device, dtype=dtype)
+        self.bn = GateBatchNorm2d(1, eps=bn_eps, momentum=bn_momentum, device=device, dtype=dtype)
         self.gate = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x.mean(1, keepdim=True), channel_max(x)], dim=1)
+        if self.pool_order == 'max_mean':
+            pooled = torch.cat([channel_max(x), x.mean(1, keepdim=True)], dim=1)
+        else:
+            pooled = torch.cat([x.mean(1, keepdim=True), channel_max(x)], dim=1)
         return self.gate(self.bn(self.conv(pooled)))
 
 
@@ -75,7 +112,11 @@ class CBAM(GatingModule):
         rd_channels: Width of the shared MLP, overrides ``rd_ratio``.
         kernel_size: Kernel of the spatial gate's convolution.
         act_layer: Activation inside the MLP.
-        mlp_bias: Whether the MLP's layers have biases (the paper's formula has none).
+        mlp_bias: Whether the MLP's layers have biases (paper: no, default; authors: yes).
+        pool_order: ``'mean_max'`` (paper, default) or ``'max_mean'`` (authors' code).
+        bn_momentum: Momentum of the spatial gate's BN (default 0.1; authors 0.01).
+        bn_eps: Epsilon of the spatial gate's BN (1e-5, as the authors').
+        rd_rounding: ``'round'`` (default) or ``'floor'`` (the authors' ``C // r``).
         inplace: Multiply the gates into the input itself in inference, for inference
             only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s). Default ``False``;
             the intermediate channel-gated map is this module's own and is always
@@ -90,20 +131,24 @@ class CBAM(GatingModule):
             kernel_size: int = 7,
             act_layer: Type[nn.Module] = nn.ReLU,
             mlp_bias: bool = False,
+            pool_order: str = 'mean_max',
+            bn_momentum: float = 0.1,
+            bn_eps: float = 1e-5,
+            rd_rounding: str = 'round',
             inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
         super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name, rounding=rd_rounding)
         check_flag(mlp_bias, 'mlp_bias', self.class_name)
-        check_int(kernel_size, 'kernel_size', self.class_name, 1, MAX_KERNEL_SIZE, odd=True)
+        spatial = SpatialGate(kernel_size, bn_momentum, bn_eps, pool_order, owner=self.class_name, **dd)
         self.fc1 = nn.Conv2d(channels, rd, 1, bias=mlp_bias, **dd)
         self.act = act_layer(inplace=True)
         self.fc2 = nn.Conv2d(rd, channels, 1, bias=mlp_bias, **dd)
         self.gate = nn.Sigmoid()
-        self.spatial = SpatialGate(kernel_size, **dd)
+        self.spatial = spatial
 
     def channel_gate(self, x: torch.Tensor) -> torch.Tensor:
         """The channel gate, shape ``(N, C, 1, 1)``."""

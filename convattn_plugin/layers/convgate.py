@@ -1,8 +1,8 @@
 """Convolutional gate: ``x * sigmoid(conv1x1(x))``.
 
-The plain "convolutional attention module" of the project's first design document
-(seed 000): one 1x1 convolution produces a per-position, per-channel gate. The seed
-also built a second 1x1 convolution that its ``forward`` never used; it is left out.
+The plain "convolutional attention module" of the project's original design: one 1x1
+convolution produces a per-position, per-channel gate. (That design also built a second
+1x1 convolution that its forward never used; it is left out.)
 In the literature this is a sigmoid-gated (GLU-style) unit, as in Dauphin et al.,
 "Language Modeling with Gated Convolutional Networks" (arXiv:1612.08083).
 """
@@ -19,7 +19,7 @@ torch.fx.wrap('apply_gate')
 
 
 @register_attention(
-    'convgate', paper='Gated convolution, sigmoid(conv1x1(x)) (Dauphin et al., 2017; seed 000)',
+    'convgate', paper="Gated convolution, sigmoid(conv1x1(x)) (Dauphin et al., 2017); the project's original attention module",
     arxiv='1612.08083')
 class ConvGate(GatingModule):
     """Per-position, per-channel sigmoid gate from one 1x1 convolution.

@@ -29,6 +29,7 @@ class CoordAttention(GatingModule):
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         min_rd_channels: Lower bound on the bottleneck width (the paper's 8).
         act_layer: Activation after the shared convolution.
+        rd_rounding: ``'round'`` (default) or ``'floor'`` (the authors' ``max(8, C // r)``).
         inplace: Change the input itself in inference instead of allocating the output,
             for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
             Default ``False``.
@@ -41,6 +42,7 @@ class CoordAttention(GatingModule):
             rd_channels: Optional[int] = None,
             min_rd_channels: int = 8,
             act_layer: Type[nn.Module] = nn.Hardswish,
+            rd_rounding: str = 'round',
             inplace: bool = False,
             device=None,
             dtype=None,
@@ -49,7 +51,8 @@ class CoordAttention(GatingModule):
         dd = dict(device=device, dtype=dtype)
         # The paper's floor of 8 exceeds small inputs; beyond max(channels, 8) it is a typo.
         check_int(min_rd_channels, 'min_rd_channels', self.class_name, 1, max(channels, 8))
-        rd = reduced_channels(channels, rd_ratio, rd_channels, min_channels=min_rd_channels, owner=self.class_name)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, min_channels=min_rd_channels,
+                              owner=self.class_name, rounding=rd_rounding)
         self.conv1 = nn.Conv2d(channels, rd, 1, bias=False, **dd)  # BN follows
         self.bn1 = GateBatchNorm2d(rd, **dd)
         self.act = act_layer()

@@ -3,8 +3,12 @@
 Wang, Wu, Zhu, Li, Zuo, Hu, "ECA-Net: Efficient Channel Attention for Deep
 Convolutional Neural Networks", CVPR 2020, arXiv:1910.03151. A 1-D convolution across
 the pooled channel descriptor replaces SE's bottleneck; its kernel size adapts to the
-channel count: ``k = |log2(C) / gamma + b / gamma|`` rounded to the nearest odd number
-above, with ``gamma = 2, b = 1``.
+channel count: ``t = int(|log2(C) / gamma + b / gamma|)``, ``k = t`` if ``t`` is odd else
+``t + 1``, with ``gamma = 2, b = 1`` (the paper's Eq. 12, as the authors compute it).
+
+A fixed ``kernel_size`` overrides the rule: the authors' released ImageNet checkpoints fix
+k per stage (e.g. 3, 5, 5, 7 for ResNet-50, where the rule gives 5, 5, 5, 7), so the model
+builders pass each stage its own value. The 1-D convolution has no bias, as theirs.
 """
 
 import math

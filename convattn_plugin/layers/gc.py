@@ -29,6 +29,7 @@ class GlobalContext(GatingModule):
         rd_ratio: Bottleneck width as a fraction of ``channels`` (1/r).
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         act_layer: Activation inside the bottleneck.
+        rd_rounding: ``'round'`` (default) or ``'floor'`` (the authors' ``int(C * ratio)``).
         inplace: Change the input itself in inference instead of allocating the output,
             for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
             Default ``False``.
@@ -40,13 +41,14 @@ class GlobalContext(GatingModule):
             rd_ratio: float = 1 / 16,
             rd_channels: Optional[int] = None,
             act_layer: Type[nn.Module] = nn.ReLU,
+            rd_rounding: str = 'round',
             inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
         super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name, rounding=rd_rounding)
         self.conv_attn = nn.Conv2d(channels, 1, 1, **dd)
         self.transform = nn.Sequential(
             nn.Conv2d(channels, rd, 1, **dd),

@@ -1,7 +1,7 @@
 """Local attention: a channel gate times a per-position gate, both from 1x1 convolutions.
 
-The module of the project's design document seed 003 ("局部注意力机制", used in
-VGG16WithAttention). It joins an SE-style channel gate (Hu et al., arXiv:1709.01507)
+The local attention ("局部注意力机制") of the project's VGG16-with-attention design
+document. It joins an SE-style channel gate (Hu et al., arXiv:1709.01507)
 with a spatial gate computed by a 1x1-conv bottleneck, as in the spatial branch of
 BAM (Park et al., arXiv:1807.06514) without dilation:
 
@@ -23,7 +23,7 @@ torch.fx.wrap('apply_gate')
 
 
 @register_attention(
-    'localattn', paper='Local channel x spatial attention (seed 003; SE + BAM-style spatial gate)',
+    'localattn', paper="Local channel x spatial attention (the project's VGG16 design; SE + BAM-style spatial gate)",
     arxiv='1709.01507')
 class LocalAttention(GatingModule):
     """Product of a channel gate and a spatial gate, multiplied onto the input.
@@ -33,6 +33,7 @@ class LocalAttention(GatingModule):
         rd_ratio: Bottleneck width of both branches as a fraction of ``channels`` (1/r).
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         act_layer: Activation inside both bottlenecks.
+        rd_rounding: ``'round'`` (default) or ``'floor'`` (``C // r``).
         inplace: Change the input itself in inference instead of allocating the output,
             for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
             Default ``False``.
@@ -44,13 +45,14 @@ class LocalAttention(GatingModule):
             rd_ratio: float = 1 / 8,
             rd_channels: Optional[int] = None,
             act_layer: Type[nn.Module] = nn.ReLU,
+            rd_rounding: str = 'round',
             inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
         super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name, rounding=rd_rounding)
         self.channel_fc1 = nn.Conv2d(channels, rd, 1, **dd)
         self.channel_fc2 = nn.Conv2d(rd, channels, 1, **dd)
         self.gate = nn.Sigmoid()

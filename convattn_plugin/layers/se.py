@@ -29,6 +29,7 @@ class SqueezeExcite(GatingModule):
         rd_ratio: Bottleneck width as a fraction of ``channels`` (the paper's 1/r).
         rd_channels: Bottleneck width, overrides ``rd_ratio``.
         act_layer: Activation between the two layers.
+        rd_rounding: ``'round'`` (default) or ``'floor'`` (the authors' ``C // r``).
         inplace: Multiply the gate into the input itself in inference (see
             :class:`~convattn_plugin.layers.helpers.GatingModule`): for inference only; a
             forward hook on the preceding layer then sees gated values. Default ``False``.
@@ -40,13 +41,14 @@ class SqueezeExcite(GatingModule):
             rd_ratio: float = 1 / 16,
             rd_channels: Optional[int] = None,
             act_layer: Type[nn.Module] = nn.ReLU,
+            rd_rounding: str = 'round',
             inplace: bool = False,
             device=None,
             dtype=None,
     ) -> None:
         super().__init__(channels, inplace)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name, rounding=rd_rounding)
         self.fc1 = nn.Conv2d(channels, rd, 1, **dd)
         self.act = act_layer(inplace=True)
         self.fc2 = nn.Conv2d(rd, channels, 1, **dd)

@@ -1,7 +1,7 @@
 """Self-attention over positions, as in SAGAN.
 
 Zhang, Goodfellow, Metaxas, Odena, "Self-Attention Generative Adversarial Networks",
-ICML 2019, arXiv:1805.08318 (the module of the project's design document seed 001).
+ICML 2019, arXiv:1805.08318 (the self-attention module of the project's design documents).
 Queries and keys are 1x1 projections to C/8 channels, values to C; the weights are
 ``softmax`` over positions of plain dot products (no 1/sqrt(d) scale, as in the
 paper); the output is ``x + gamma * attention``, ``gamma`` initialised to 0 so a new
@@ -32,6 +32,7 @@ class SelfAttention2d(AttentionModule):
         rd_ratio: Width of queries and keys as a fraction of ``channels`` (1/8).
         rd_channels: Width of queries and keys, overrides ``rd_ratio``.
         use_sdpa: Use ``scaled_dot_product_attention``; ``False`` spells the formula out.
+        rd_rounding: ``'round'`` (default) or ``'floor'`` (the authors' ``C // 8``).
     """
 
     def __init__(
@@ -40,12 +41,13 @@ class SelfAttention2d(AttentionModule):
             rd_ratio: float = 1 / 8,
             rd_channels: Optional[int] = None,
             use_sdpa: bool = True,
+            rd_rounding: str = 'round',
             device=None,
             dtype=None,
     ) -> None:
         super().__init__(channels)
         dd = dict(device=device, dtype=dtype)
-        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name)
+        rd = reduced_channels(channels, rd_ratio, rd_channels, owner=self.class_name, rounding=rd_rounding)
         self.query = nn.Conv2d(channels, rd, 1, **dd)
         self.key = nn.Conv2d(channels, rd, 1, **dd)
         self.value = nn.Conv2d(channels, channels, 1, **dd)

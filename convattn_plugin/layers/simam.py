@@ -5,7 +5,10 @@ Convolutional Neural Networks", ICML 2021 (no arXiv version; PMLR 139:11863-1187
 Each neuron's inverse minimal energy,
 ``(x - mu)^2 / (4 (sigma^2 + lambda)) + 1/2`` with per-channel mean ``mu`` and
 variance ``sigma^2`` over the ``H*W - 1`` other positions, gates it through a sigmoid.
-Default ``lambda = 1e-4``.
+Default ``lambda = 1e-4``: the paper's value and the authors' module default (found on
+CIFAR). The authors' ImageNet models were trained with ``e_lambda=0.1``; use that to load
+their weights (the model builders set it for those). The formula is the authors' to the
+letter, including the ``H*W - 1`` divisor.
 """
 
 import torch

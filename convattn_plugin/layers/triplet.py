@@ -2,16 +2,18 @@
 
 Misra, Nalamada, Arasanipalai, Hou, "Rotate to Attend: Convolutional Triplet
 Attention Module", WACV 2021, arXiv:2010.03045. Three branches capture the (C, W),
-(C, H) and (H, W) interactions: each rotates the tensor, Z-pools (max and mean) over
-its first axis, runs a k x k convolution with BN and a sigmoid, and gates the
-rotated tensor. The three results are averaged. Default k = 7.
+(C, H) and (H, W) interactions: each rotates the tensor, Z-pools over its first axis
+(``[max; mean]`` in the paper's Eq. 1 and in the authors' code), runs a k x k
+convolution with BN and a sigmoid, and gates the rotated tensor. The three results are
+averaged. Default k = 7. Options for the authors' released weights: ``bn_momentum``
+(theirs 0.01; default 0.1, torch's, which only matters in training) and ``bn_eps``
+(1e-5, as theirs). ``pool_order='mean_max'`` gives CBAM's order instead.
 """
 
 import torch
 import torch.nn as nn
 
 from .cbam import SpatialGate
-from .checks import MAX_KERNEL_SIZE, check_int
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -26,19 +28,32 @@ class TripletAttention(GatingModule):
     Args:
         channels: Input and output channels (checked; the weights do not depend on it).
         kernel_size: Kernel of each branch's convolution.
+        pool_order: ``'max_mean'`` (paper and authors, default) or ``'mean_max'``.
+        bn_momentum: Momentum of each branch's BN (default 0.1; authors 0.01).
+        bn_eps: Epsilon of each branch's BN (1e-5, as the authors').
         inplace: Change the input itself in inference instead of allocating the output,
             for inference only (as :class:`~convattn_plugin.layers.SqueezeExcite`'s).
             Default ``False``.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 7, inplace: bool = False, device=None, dtype=None) -> None:
+    def __init__(
+            self,
+            channels: int,
+            kernel_size: int = 7,
+            pool_order: str = 'max_mean',
+            bn_momentum: float = 0.1,
+            bn_eps: float = 1e-5,
+            inplace: bool = False,
+            device=None,
+            dtype=None,
+    ) -> None:
         super().__init__(channels, inplace)
-        check_int(kernel_size, 'kernel_size', self.class_name, 1, MAX_KERNEL_SIZE, odd=True)
-        dd = dict(device=device, dtype=dtype)
         # Each branch is CBAM's spatial gate (Z-pool, conv, BN, sigmoid) on a rotation.
-        self.gate_cw = SpatialGate(kernel_size, **dd)
-        self.gate_hc = SpatialGate(kernel_size, **dd)
-        self.gate_hw = SpatialGate(kernel_size, **dd)
+        options = dict(kernel_size=kernel_size, bn_momentum=bn_momentum, bn_eps=bn_eps, pool_order=pool_order,
+                       owner=self.class_name, device=device, dtype=dtype)
+        self.gate_cw = SpatialGate(**options)
+        self.gate_hc = SpatialGate(**options)
+        self.gate_hw = SpatialGate(**options)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
