@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from .plan import BASELINE
 
-__all__ = ['pareto_front', 'plot_pareto']
+__all__ = ['pareto_front', 'draw_pareto', 'plot_pareto']
 
 
 def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[str]:
@@ -27,16 +27,15 @@ def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[str]:
     return front
 
 
-def plot_pareto(rows: Sequence[Mapping[str, Any]], path: str, title: str = '') -> str:
-    """Draw the plot of leaderboard ``rows`` (:func:`.report.leaderboard_rows`) to a PNG at ``path``."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+def draw_pareto(rows: Sequence[Mapping[str, Any]], title: str = ''):
+    """The figure of leaderboard ``rows`` (:func:`.report.leaderboard_rows`); one axes."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry
 
     pts = [r for r in rows if not math.isnan(r['latency_overhead']) and not math.isnan(r['top1_mean'])]
     if not pts:
         raise ValueError('plot_pareto: no model has both a latency overhead and a top-1')
-    fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=120)
+    fig = Figure(figsize=(7.5, 5.0), dpi=120)
+    ax = fig.subplots()
     for r in pts:
         x, y = r['latency_overhead'] * 100, r['top1_mean']
         yerr = 0.0 if math.isnan(r['top1_std']) else r['top1_std']
@@ -60,6 +59,12 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], path: str, title: str = '') -
     ax.legend(loc='lower right', fontsize=8)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def plot_pareto(rows: Sequence[Mapping[str, Any]], path: str, title: str = '') -> str:
+    """Draw :func:`draw_pareto` to a PNG at ``path`` (atomically); returns ``path``."""
+    fig = draw_pareto(rows, title)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.pareto.', suffix='.png', dir=folder)
@@ -69,7 +74,6 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], path: str, title: str = '') -
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
