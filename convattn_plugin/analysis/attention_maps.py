@@ -17,9 +17,9 @@ every attention module (ours and timm's) and returns one :class:`AttentionMap` e
   resolution. DANet's channel attention and triplet attention's two rotated branches
   are not image-aligned and are not drawn (``kind='other'``).
 
-Only the first image of the batch is kept. :func:`grad_cam` computes Grad-CAM with the
-``grad-cam`` package (1.4.8) and :func:`plot_attention` draws one figure, a panel per
-stage.
+Only the first image of the batch is kept. Each map carries a label naming the kind, the
+block and the gate's role (``'cbam layer1.0 channel'``, ``'cbam layer1.0 spatial'``).
+Grad-CAM is in :mod:`.grad_cam`, the figure in :mod:`.attention_plot`.
 """
 from __future__ import annotations
 
@@ -30,12 +30,17 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
+from ..layers import get_attn, list_attentions
 from .flops import is_attention_module
 
-__all__ = [
-    'AttentionMap', 'capture_attention', 'stage_of', 'load_image', 'grad_cam', 'plot_attention',
-    'default_cam_layer',
-]
+__all__ = ['AttentionMap', 'capture_attention', 'stage_of', 'kind_of', 'block_of']
+
+# timm's attention classes and the kind names they are created by (``timm.layers.get_attn``).
+_TIMM_KIND_NAMES = {
+    'SEModule': 'se', 'EffectiveSEModule': 'ese', 'SqueezeExcite': 'se', 'EcaModule': 'eca', 'CecaModule': 'ceca',
+    'GatherExcite': 'ge', 'GlobalContext': 'gc', 'CbamModule': 'cbam', 'LightCbamModule': 'lightcbam',
+    'SelectiveKernel': 'sk', 'SplitAttn': 'splat', 'NonLocalAttn': 'nl', 'BatNonLocalAttn': 'bat',
+}
 
 
 @dataclass
@@ -50,6 +55,8 @@ class AttentionMap:
         source: What it was taken from (``'gate'``, ``'spatial.gate'``, ``'softmax(conv_attn)'``...).
         values: The map, on the CPU, float32.
         module_type: Class name of the attention module.
+        attn_kind: The attention kind (``'cbam'``, ``'se'``; timm's too), or the class name.
+        block: The block the module sits in (``'layer1.0'``).
     """
     module: str
     stage: str
@@ -57,6 +64,28 @@ class AttentionMap:
     source: str
     values: torch.Tensor = field(repr=False)
     module_type: str = ''
+    attn_kind: str = ''
+    block: str = ''
+
+    @property
+    def label(self) -> str:
+        """``'<kind> <block> <role>'``, e.g. ``'cbam layer1.0 spatial'``."""
+        role = self.kind if self.source in ('gate', 'spatial.gate', 'channel.gate') else f'{self.kind} {self.source}'
+        return f'{self.attn_kind} {self.block} {role}'.strip()
+
+
+def kind_of(module: nn.Module) -> str:
+    """The kind name of an attention module: ours from the registry, timm's by class name."""
+    cls = type(module)
+    for kind in list_attentions():
+        if get_attn(kind) is cls:
+            return kind
+    return _TIMM_KIND_NAMES.get(cls.__name__, cls.__name__)
+
+
+def block_of(name: str) -> str:
+    """The block of module ``name``: the name without its last component (``'layer1.0.se'`` -> ``'layer1.0'``)."""
+    return name.rsplit('.', 1)[0] if '.' in name else name
 
 
 def stage_of(model: nn.Module, name: str) -> str:
@@ -114,10 +143,11 @@ def capture_attention(model: nn.Module, x: torch.Tensor) -> list[AttentionMap]:
         if not name or not is_attention_module(m) or any(name.startswith(o + '.') for o in outer):
             continue
         outer.append(name)
-        rec = records.setdefault(name, dict(module=m, input_hw=None, gates={}, feats={}))
+        rec = records.setdefault(name, dict(module=m, input_hw=None, channels=0, gates={}, feats={}))
 
         def pre(mod, args, _name=name, _rec=rec):
             _rec['input_hw'] = tuple(args[0].shape[-2:])
+            _rec['channels'] = args[0].shape[1]
             if _name not in order:
                 order.append(_name)
         handles.append(m.register_forward_pre_hook(pre))
@@ -152,17 +182,21 @@ def capture_attention(model: nn.Module, x: torch.Tensor) -> list[AttentionMap]:
         h, w = rec['input_hw']
         typ = type(rec['module']).__name__
         stage = stage_of(model, name)
+        c = rec['channels']
+        akind, block = kind_of(rec['module']), block_of(name)
 
         def add(kind, source, values):
-            maps.append(AttentionMap(name, stage, kind, source, values.float(), typ))
+            maps.append(AttentionMap(name, stage, kind, source, values.float(), typ, akind, block))
 
         strips = []
         for gname, outs in rec['gates'].items():
             for v in outs:
-                if v.numel() == v.shape[0] or (v.dim() >= 2 and v.numel() == v.shape[-1] and v.shape[0] == 1):
-                    add('channel', gname, v.flatten())                              # (C, 1, 1) or (1, C)
-                elif v.dim() == 3 and v.shape[0] == 1 and tuple(v.shape[1:]) == (h, w):
+                shape = tuple(v.shape)
+                # By exact shape: at a 1x1 map a spatial gate (1, 1, 1) has one value too.
+                if shape == (1, h, w) and c != 1:
                     add('spatial', gname, v[0])                                      # (1, H, W)
+                elif shape in ((c, 1, 1), (1, c), (c, 1), (c,)):
+                    add('channel', gname, v.flatten())                              # (C, 1, 1) or (1, C)
                 elif v.dim() == 3 and tuple(v.shape[1:]) == (h, w):
                     add('spatial', f'mean_c({gname})', v.mean(0))                    # (C, H, W)
                 elif v.dim() == 3 and v.shape[0] > 1 and (v.shape[2] == 1 or v.shape[1] == 1):
@@ -182,154 +216,3 @@ def capture_attention(model: nn.Module, x: torch.Tensor) -> list[AttentionMap]:
         if q is not None and k is not None:
             add('spatial', 'mean_q softmax(q^T k)', _received_attention(q, k).view(k.shape[-2:]))
     return maps
-
-
-# ----------------------------------------------------------------------------- image
-
-def load_image(image: Optional[str] = None, size: int = 224):
-    """An RGB image as a float array ``(size, size, 3)`` in [0, 1], centre-cropped.
-
-    Args:
-        image: A file path, or ``None`` / ``'china'`` / ``'flower'`` for a photo that ships
-            with scikit-learn (``sklearn.datasets.load_sample_images``).
-        size: Output height and width.
-    """
-    import numpy as np
-    from PIL import Image
-
-    if image is None or image in ('china', 'flower', 'china.jpg', 'flower.jpg'):
-        from sklearn.datasets import load_sample_image
-        name = (image or 'china').replace('.jpg', '') + '.jpg'
-        arr = load_sample_image(name)
-    else:
-        arr = np.asarray(Image.open(image).convert('RGB'))
-    h, w = arr.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    img = Image.fromarray(arr[top:top + s, left:left + s]).resize((size, size), Image.BICUBIC)
-    return np.asarray(img).astype('float32') / 255.0
-
-
-def to_input(img, mean: Sequence[float] = (0.485, 0.456, 0.406),
-             std: Sequence[float] = (0.229, 0.224, 0.225)) -> torch.Tensor:
-    """``(H, W, 3)`` array in [0, 1] to a normalised ``(1, 3, H, W)`` tensor."""
-    t = torch.as_tensor(img).permute(2, 0, 1).float()
-    t = (t - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
-    return t.unsqueeze(0)
-
-
-# ----------------------------------------------------------------------------- Grad-CAM
-
-def default_cam_layer(model: nn.Module) -> nn.Module:
-    """The last stage (timm ``feature_info``), else the last module with a 4-D output."""
-    info = getattr(model, 'feature_info', None)
-    if info:
-        last = info[-1]['module'] if isinstance(info[-1], dict) else None
-        if last:
-            return model.get_submodule(last)
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if not convs:
-        raise ValueError('no Conv2d in the model: pass target_layer')
-    return convs[-1]
-
-
-def grad_cam(model: nn.Module, x: torch.Tensor, target_layer: Optional[nn.Module] = None,
-             target_class: Optional[int] = None):
-    """Grad-CAM heat map ``(H, W)`` in [0, 1] of ``x[0]`` for its top (or given) class.
-
-    Uses ``pytorch_grad_cam.GradCAM`` (package ``grad-cam``, 1.4.8: 1.5.x changed the
-    constructor). Returns ``(heat_map, class_index)``.
-    """
-    from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
-    layer = target_layer if target_layer is not None else default_cam_layer(model)
-    was_training = model.training
-    model.eval()
-    if target_class is None:
-        with torch.no_grad():
-            target_class = int(model(x[:1]).argmax(1)[0])
-    cam = GradCAM(model=model, target_layers=[layer])
-    try:
-        heat = cam(input_tensor=x[:1], targets=[ClassifierOutputTarget(target_class)])[0]
-    finally:
-        cam.activations_and_grads.release()
-    model.train(was_training)
-    return heat, target_class
-
-
-# ----------------------------------------------------------------------------- figure
-
-def _upsample(values: torch.Tensor, size: int):
-    import torch.nn.functional as F
-    return F.interpolate(values[None, None], size=(size, size), mode='bilinear', align_corners=False)[0, 0].numpy()
-
-
-def plot_attention(maps: Sequence[AttentionMap], image, path: str, cam=None, title: str = '',
-                   cam_label: str = 'Grad-CAM', dpi: int = 90) -> str:
-    """One PNG: the image and Grad-CAM on top, then a panel per stage.
-
-    A stage's panel has one heat map over the image per spatial map (left to right in
-    forward order) and one bar chart with every channel gate of the stage (one colour
-    per block). Returns ``path``.
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    size = image.shape[0]
-    stages = list(dict.fromkeys(m.stage for m in maps if m.kind != 'other'))
-    spatial = {s: [m for m in maps if m.stage == s and m.kind == 'spatial'] for s in stages}
-    channel = {s: [m for m in maps if m.stage == s and m.kind == 'channel'] for s in stages}
-    ncols = max([len(v) for v in spatial.values()] + [1]) + (1 if any(channel.values()) else 0)
-    ncols = max(ncols, 2)
-    nrows = 1 + len(stages)
-    fig = plt.figure(figsize=(2.1 * ncols + 1.5, 2.3 * nrows + 0.6), layout='constrained')
-    subfigs = fig.subfigures(nrows, 1, squeeze=False)[:, 0]
-
-    top = subfigs[0].subplots(1, ncols, squeeze=False)[0]
-    top[0].imshow(image)
-    top[0].set_title('input', fontsize=8)
-    if cam is not None:
-        top[1].imshow(image)
-        top[1].imshow(cam, cmap='jet', alpha=0.5, vmin=0, vmax=1)
-        top[1].set_title(cam_label, fontsize=8)
-    for ax in top:
-        ax.axis('off')
-    skipped = sorted({f'{m.module_type}.{m.source}' for m in maps if m.kind == 'other'})
-    head = title + (f'\nnot image-aligned, not drawn: {", ".join(skipped)}' if skipped else '')
-    subfigs[0].suptitle(head, fontsize=8)
-
-    for sf, stage in zip(subfigs[1:], stages):
-        sp, ch = spatial[stage], channel[stage]
-        # Heat maps one column each; the bar chart takes the rest of the row.
-        widths = [1.0] * len(sp) + ([max(ncols - len(sp), 1)] if ch else [])
-        axes = sf.subplots(1, len(widths), squeeze=False, width_ratios=widths)[0]
-        for ax, m in zip(axes, sp):
-            v = m.values
-            ax.imshow(image)
-            im = ax.imshow(_upsample(v, size), cmap='jet', alpha=0.55)
-            hh, ww = v.shape
-            ax.set_title(f'{m.module.split(".", 1)[-1] if "." in m.module else m.module}\n{m.source} {hh}x{ww}',
-                         fontsize=6)
-            ax.axis('off')
-            sf.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=5)
-        if ch:
-            ax = axes[-1]
-            cmap = plt.get_cmap('viridis')
-            n = len(ch)
-            for i, m in enumerate(ch):
-                ax.bar(range(m.values.numel()), m.values.numpy(), width=1.0, alpha=0.45,
-                       color=cmap(i / max(n - 1, 1)), label=m.module.rsplit('.', 1)[0])
-            ax.set_title(f'channel gates ({n} modules, C={ch[0].values.numel()})', fontsize=7)
-            ax.set_xlabel('channel', fontsize=6)
-            ax.set_xlim(-0.5, ch[0].values.numel() - 0.5)
-            ax.tick_params(labelsize=5)
-            if n <= 6:
-                ax.legend(fontsize=5, loc='upper right')
-        n_mod = len({m.module for m in maps if m.stage == stage})
-        sf.suptitle(f'{stage}: {n_mod} attention modules', fontsize=8, x=0.02, ha='left')
-        sf.set_facecolor('0.96')
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path

@@ -212,11 +212,6 @@ class FlopCount:
         """``matmul / 2``: comparable with MAC tables (timm, fvcore, mmpretrain)."""
         return self.matmul / 2
 
-    @property
-    def uncounted_by_mmpretrain(self) -> int:
-        """What a convolution/matrix-only counter leaves out, in FLOPs."""
-        return self.elementwise
-
 
 def _as_input(model: nn.Module, inputs: Union[Sequence[int], torch.Tensor]) -> torch.Tensor:
     if isinstance(inputs, torch.Tensor):

@@ -1,0 +1,123 @@
+"""What the benchmark times, one callable per model and mode, and the attention-time pass.
+
+Modes (every one runs the model alone: no hooks, no synchronisation inside):
+
+* ``infer``: one eval forward of the batch under ``torch.inference_mode``;
+* ``train``: ``zero_grad(set_to_none=True)``, forward, cross-entropy, backward and an SGD
+  (momentum 0.9) step; with fp16 autocast a ``GradScaler`` scales the loss;
+* ``compile``: ``infer`` of ``torch.compile(model)`` (default mode); the first call
+  compiles and is timed apart as the warm-up.
+
+``amp`` (``'bf16'`` / ``'fp16'``) wraps forward and loss in ``torch.autocast``;
+``channels_last`` converts model and input to that memory format.
+"""
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from typing import Callable, ContextManager, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .flops import is_attention_module
+
+__all__ = ['MODES', 'AMP_DTYPES', 'autocast', 'make_call', 'attention_time']
+
+MODES = ('infer', 'train', 'compile')
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def autocast(device: torch.device, amp: Optional[str]) -> ContextManager:
+    """``torch.autocast`` to ``amp``'s dtype, or nothing for ``None``."""
+    if not amp:
+        return contextlib.nullcontext()
+    if amp not in AMP_DTYPES:
+        raise ValueError(f'amp must be one of {sorted(AMP_DTYPES)} or None, got {amp!r}')
+    return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
+
+
+def make_call(mode: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+              amp: Optional[str]) -> Callable[[], None]:
+    """The callable the timed rounds of ``mode`` run for ``model`` (see the module docstring)."""
+    if mode == 'train':
+        return _train_step(model, x, y, device, amp)
+    if mode not in ('infer', 'compile'):
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    run = torch.compile(model) if mode == 'compile' else model
+
+    def infer() -> None:
+        with torch.inference_mode(), autocast(device, amp):
+            run(x)
+    return infer
+
+
+def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+                amp: Optional[str]) -> Callable[[], None]:
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == 'fp16' and device.type == 'cuda')
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with autocast(device, amp):
+            loss = F.cross_entropy(model(x).float(), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    return step
+
+
+class _AttentionTimer:
+    """Adds up the wall time spent inside the outer-most attention modules of a model."""
+
+    def __init__(self, model: nn.Module, sync: Callable[[], None]) -> None:
+        self.total = 0.0
+        self._start: dict[int, float] = {}
+        self._sync = sync
+        self._handles = []
+        outer: list[str] = []
+        for name, m in model.named_modules():
+            if name and is_attention_module(m) and not any(name.startswith(o + '.') for o in outer):
+                outer.append(name)
+                self._handles.append(m.register_forward_pre_hook(self._pre))
+                self._handles.append(m.register_forward_hook(self._post))
+        self.count = len(outer)
+
+    def _pre(self, module, args):
+        self._sync()
+        self._start[id(module)] = time.perf_counter()
+
+    def _post(self, module, args, out):
+        self._sync()
+        self.total += time.perf_counter() - self._start.pop(id(module))
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+def attention_time(model: nn.Module, x: torch.Tensor, device: torch.device, amp: Optional[str],
+                   rounds: int) -> float:
+    """Median seconds per eval forward spent inside the attention modules (0 if none).
+
+    Hooks time every outer-most attention module (synchronising a GPU before and after
+    each); they are attached for this pass only and removed before it returns, so the
+    timed rounds of the modes never carry them.
+    """
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
+    timer = _AttentionTimer(model, sync)
+    if not timer.count:
+        timer.remove()
+        return 0.0
+    totals = []
+    try:
+        with torch.inference_mode(), autocast(device, amp):
+            for _ in range(max(rounds, 1)):
+                timer.total = 0.0
+                model(x)
+                totals.append(timer.total)
+    finally:
+        timer.remove()
+    return statistics.median(totals)

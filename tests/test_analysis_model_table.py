@@ -1,0 +1,24 @@
+"""The README's model table (convattn_plugin.analysis.model_table)."""
+from __future__ import annotations
+
+import pytest
+
+from convattn_plugin.analysis.model_table import family_table, model_tables
+from convattn_plugin.layers import list_attentions
+
+
+def test_resnet18_table_has_every_kind_and_the_plain_row():
+    lines = family_table('resnet18', 64)
+    kinds = list_attentions()
+    assert len(lines) == 5 + len(kinds)
+    assert lines[4].startswith('| `resnet18` (plain) | - | 11.69 |')
+    assert [line.split('`')[1] for line in lines[5:]] == [f'resnet18_{k}' for k in kinds]
+    cbam = next(line for line in lines if line.startswith('| `resnet18_cbam`'))
+    assert cbam.split('|')[2].strip() == '0-3'
+
+
+def test_bad_backbone_and_size_are_refused():
+    with pytest.raises(ValueError, match="backbone must be one of .*got 'resnet7'"):
+        family_table('resnet7')
+    with pytest.raises(ValueError, match='img_size must be a positive int, got 0'):
+        model_tables(('resnet18',), 0)
