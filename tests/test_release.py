@@ -27,8 +27,8 @@ import timm  # noqa: E402
 
 import convattn_plugin.mm  # noqa: E402,F401  (registers the backbones and the allow-list)
 from convattn_plugin.checkpoint import HashMismatchError, sha256_of  # noqa: E402
-from convattn_plugin.release import (ArchitectureMismatchError, PublishError, find_release_files,  # noqa: E402
-                                     load_mm_release, publish, read_checkpoint, read_config, register_release)
+from convattn_plugin.release import (ArchitectureMismatchError, find_release_files,  # noqa: E402
+                                     load_mm_release, read_checkpoint, read_config, register_release)
 from convattn_plugin.release import metafile as release_metafile  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def release(trained, tmp_path_factory) -> SimpleNamespace:
     root = tmp_path_factory.mktemp('release') / 'resnet18-cbam_digits'
     proc = KIT.run_tool([sys.executable, 'tools/publish_model.py', str(CFG), str(trained), str(root)],
                         KIT.child_env())
-    assert 'verified, max |logit diff|' in proc.stdout, proc.stdout
+    assert 'verified before it was moved into place, max |logit diff|' in proc.stdout, proc.stdout
     config, checkpoint, timm_dir = find_release_files(root)
     return SimpleNamespace(root=root, config=config, checkpoint=checkpoint, timm_dir=timm_dir, trained=trained,
                            stdout=proc.stdout)
@@ -289,52 +289,3 @@ def test_nothing_loads_with_weights_only_false():
     assert len(files) > 10
     offenders = {str(p.relative_to(REPO)): calls for p in files if (calls := _unsafe_load_calls(p))}
     assert not offenders, offenders
-
-
-# --------------------------------------------------------------------------------------
-# The Hub folder is uploaded as verified; --push fails clearly offline
-# --------------------------------------------------------------------------------------
-
-class _FakeHfApi:
-    """Stands in for huggingface_hub.HfApi: records the upload."""
-    uploaded: dict[str, bytes] = {}
-
-    def __init__(self, token=None, **kwargs):
-        assert token == 'hf_test_token'
-
-    def create_repo(self, repo_id, private=False, exist_ok=True):
-        return SimpleNamespace(repo_id=repo_id)
-
-    def upload_folder(self, repo_id, folder_path, **kwargs):
-        type(self).uploaded = {p.name: p.read_bytes() for p in Path(folder_path).iterdir()}
-        return SimpleNamespace(commit_url=f'https://huggingface.co/{repo_id}/commit/0')
-
-
-def test_push_uploads_exactly_the_timm_folder(release, tmp_path, monkeypatch):
-    import huggingface_hub
-
-    monkeypatch.setattr(huggingface_hub, 'HfApi', _FakeHfApi)
-    out = tmp_path / 'pushed'
-    rel = publish(release.trained, CFG, out, repo_id='someone/resnet18-cbam-digits', push=True,
-                  token='hf_test_token')
-    assert rel.hub_url == 'https://huggingface.co/someone/resnet18-cbam-digits/commit/0'
-    local = {p.name: p.read_bytes() for p in rel.timm_dir.iterdir()}
-    assert sorted(_FakeHfApi.uploaded) == sorted(local) == ['README.md', 'config.json', 'model.safetensors']
-    assert _FakeHfApi.uploaded == local  # byte for byte what was verified
-    assert "timm.create_model('hf-hub:someone/resnet18-cbam-digits', pretrained=True)" in local['README.md'].decode()
-    from safetensors.torch import load as load_safetensors
-    pushed = load_safetensors(_FakeHfApi.uploaded['model.safetensors'])
-    kept = load_safetensors(local['model.safetensors'])
-    assert pushed.keys() == kept.keys() and all(torch.equal(pushed[k], kept[k]) for k in kept)
-
-
-def test_push_without_token_fails_before_writing(release, tmp_path, monkeypatch):
-    import huggingface_hub
-
-    monkeypatch.delenv('HF_TOKEN', raising=False)
-    monkeypatch.setattr(huggingface_hub, 'get_token', lambda: None)
-    with pytest.raises(PublishError, match='needs a Hugging Face token'):
-        publish(release.trained, CFG, tmp_path / 'out', repo_id='someone/x', push=True)
-    with pytest.raises(PublishError, match='--push needs --repo-id'):
-        publish(release.trained, CFG, tmp_path / 'out', push=True)
-    assert not (tmp_path / 'out').exists()

@@ -1,12 +1,15 @@
 """Test with mmpretrain's ``tools/test.py``, plus what it lacks.
 
 Same options as mmpretrain's (its ``parse_args`` and ``merge_args`` are reused). Added:
-distributed testing on CPU-only machines (gloo; see ``convattn_plugin.mm.dist``), and the
-metrics printed as one JSON line (``{"accuracy/top1": ...}``) for scripts.
+distributed testing on CPU-only machines (gloo; see ``convattn_plugin.mm.dist``), the
+metrics printed as one JSON line (``{"accuracy/top1": ...}``) for scripts, and the checkpoint
+checked before anything is built: a hash in its name must match its sha256, an empty file or
+a folder is named as such, and an http(s) URL is downloaded and loaded with weights_only=True.
 
     python tools/test.py CONFIG CHECKPOINT [--out metrics.json --out-item metrics]
 """
 import json
+import sys
 
 import mmengine
 import torch
@@ -15,6 +18,7 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from convattn_plugin.checkpoint import local_checkpoint
 from convattn_plugin.mm.dist import setup_cpu_distributed
 from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
 
@@ -25,6 +29,11 @@ def main() -> None:
     if args.out is None and args.out_item is not None:
         raise ValueError('Please use `--out` argument to specify the '
                          'path of the output file before using `--out-item`.')
+    if '://' not in args.checkpoint or args.checkpoint.startswith(('http://', 'https://')):
+        try:
+            local_checkpoint(args.checkpoint)  # mmengine reads it again (the URL from the download cache)
+        except (ValueError, OSError) as e:
+            sys.exit(f'test.py: error: {e}')
     cfg = tool.merge_args(Config.fromfile(args.config), args)
     if args.launcher != 'none' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg, args.launcher)

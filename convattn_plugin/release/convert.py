@@ -35,6 +35,7 @@ import torch.nn as nn
 
 from ..checkpoint import check_finite, load_weights
 from .checkpoint_io import extract_state_dict, read_checkpoint, sanitize_meta, save_mm_checkpoint
+from .hf_config import fix_model_args, hf_model_args, hf_model_config, release_pretrained_cfg, timm_config_args
 from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, spec_from_mm_model, spec_from_timm,
                           timm_to_mm_state_dict)
 from .keys import load_state_dict_strict
@@ -44,8 +45,7 @@ from .release_files import CUSTOM_IMPORTS, read_config, write_config
 
 __all__ = [
     'build_mm_model', 'check_same_logits', 'pair_from_mm', 'pair_from_timm', 'write_timm_folder', 'write_mm_files',
-    'convert_mm_to_timm', 'convert_timm_to_mm', 'hf_model_args', 'hf_model_config', 'timm_config_args', 'IMPORT_HINT',
-    'release_pretrained_cfg',
+    'convert_mm_to_timm', 'convert_timm_to_mm',
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -146,51 +146,6 @@ def _read_timm_folder(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Ten
     raise FileNotFoundError(f'{folder}: no model.safetensors / pytorch_model.bin')
 
 
-def timm_config_args(hf_config: Mapping[str, Any]) -> dict[str, Any]:
-    """``timm.create_model`` arguments of a ``config.json``: ``model_args`` with ``num_classes``.
-
-    The top-level ``num_classes`` wins; folders written before it left ``model_args`` (which
-    transformers passes next to its own ``num_classes``) carry it in both places.
-    """
-    args = dict(hf_config.get('model_args') or {})
-    args['num_classes'] = int(hf_config.get('num_classes', args.get('num_classes', 1000)))
-    return args
-
-
-#: What ``config.json`` says to a reader whose timm does not know the architecture.
-IMPORT_HINT = ('pip install convattn_plugin, then `import convattn_plugin` before loading: it registers this '
-               'architecture into timm (without it timm says "Unknown model" and transformers "upgrade timm")')
-
-
-def hf_model_config(pair: ModelPair) -> dict[str, Any]:
-    """Extra ``config.json`` fields: ``label_names`` (transformers' ``id2label`` comes from them),
-    and ``requires`` with :data:`IMPORT_HINT` (shown by ``print(config)`` in transformers)."""
-    config: dict[str, Any] = {'requires': IMPORT_HINT}
-    if pair.label_names:
-        config['label_names'] = pair.label_names
-    return config
-
-
-def _without_num_classes_in_model_args(path: Path) -> None:
-    # timm's save_for_hf records num_classes in model_args as well as at the top level;
-    # transformers' timm wrapper then passes it twice. One copy, top level, rewritten atomically.
-    hf_config = json.loads(path.read_text())
-    (hf_config.get('model_args') or {}).pop('num_classes', None)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(hf_config, indent=2))
-    os.replace(tmp, path)
-
-
-def hf_model_args(pair: ModelPair) -> dict[str, Any]:
-    """``model_args`` for ``config.json``: the create arguments without ``num_classes``.
-
-    ``num_classes`` is a top-level field of ``config.json``; transformers' timm wrapper and
-    timm's ``local-dir:`` pass it themselves, and a second copy in ``model_args`` makes
-    ``create_model`` fail with "got multiple values for keyword argument 'num_classes'".
-    """
-    return {k: v for k, v in pair.spec.model_args.items() if k != 'num_classes'}
-
-
 def pair_from_timm(folder: PathLike) -> ModelPair:
     """Load a timm model folder (``config.json`` + weights) and build its mmpretrain twin.
 
@@ -233,15 +188,6 @@ def pair_from_timm(folder: PathLike) -> ModelPair:
     return ModelPair(mm_model, timm_model, spec, data_config, meta, diff)
 
 
-def release_pretrained_cfg(model: nn.Module) -> None:
-    """Drop the untrained model's ``tag`` and "untrained" ``notes`` from ``model.pretrained_cfg``.
-
-    timm's ``save_for_hf`` writes ``pretrained_cfg`` into ``config.json`` and leaves out
-    ``None`` values.
-    """
-    model.pretrained_cfg = dict(model.pretrained_cfg, tag=None, notes=None)
-
-
 def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[dict[str, Any]] = None,
                       model_name: Optional[str] = None) -> Path:
     """Write what timm's ``push_to_hf_hub(..., safe_serialization=True)`` uploads.
@@ -268,7 +214,7 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
     release_pretrained_cfg(pair.timm_model)
     save_for_hf(pair.timm_model, out_dir, model_config=model_config, model_args=hf_model_args(pair),
                 safe_serialization=True, data_config=pair.data_config)
-    _without_num_classes_in_model_args(out_dir / 'config.json')
+    fix_model_args(out_dir / 'config.json')
     card = model_card if model_card is not None else build_model_card(pair)
     (out_dir / 'README.md').write_text(generate_readme(card, model_name or pair.spec.model_name), encoding='utf-8')
     return out_dir

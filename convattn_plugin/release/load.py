@@ -23,7 +23,8 @@ import torch
 import torch.nn as nn
 
 from ..checkpoint import is_url, load_weights
-from .convert import build_mm_model, timm_config_args
+from .convert import build_mm_model
+from .hf_config import timm_config_args
 from .keys import load_state_dict_strict
 from .metafile import release_weights
 from .model_pair import ATOL

@@ -70,6 +70,8 @@ class Release:
         flops: FLOPs of one image, attention's element-wise operations included.
         max_abs_diff: Largest logit difference between the two frameworks.
         hub_url: The Hub commit URL after ``push=True``.
+        verified: Max logit difference of each way of loading the written release against timm's
+            ``local-dir:`` (:func:`~.load.verify_release`); empty with ``verify=False``.
     """
     root: Path
     name: str
@@ -84,6 +86,7 @@ class Release:
     flops: Optional[float] = None
     max_abs_diff: float = 0.0
     hub_url: Optional[str] = None
+    verified: dict[str, float] = field(default_factory=dict)
 
 
 def check_release_name(name: str) -> str:
@@ -213,15 +216,14 @@ def publish(
                                params, macs, extra)
         metafile = write_metafile(staged / 'metafile.yml', entry, collection)
         write_manifest(staged, [config_path, ckpt_path, metafile, *sorted(timm_dir.iterdir())])
-        if verify:
-            verify_release(staged)
+        verified = verify_release(staged) if verify else {}
         _move_into_place(staged, out)
     finally:
         if staged.exists():
             shutil.rmtree(staged)
 
     release = Release(out, name, out / ckpt_path.name, out / config_path.name, out / 'metafile.yml',
-                      out / TIMM_FOLDER, metrics, source, params, macs, flops, pair.max_abs_diff)
+                      out / TIMM_FOLDER, metrics, source, params, macs, flops, pair.max_abs_diff, verified=verified)
     if push:
         release.hub_url = push_release(release.timm_dir, repo_id, token, private)
     return release

@@ -1,5 +1,7 @@
 """A training run killed midway and resumed with ``--resume`` ends with the weights of an
-uninterrupted run (same seed), through mmpretrain's packaged ``tools/train.py``."""
+uninterrupted run (same seed): trained with mmpretrain's packaged ``tools/train.py``, killed
+while saving its next checkpoint (a torn ``epoch_2.pth``), resumed with this repo's
+``tools/train.py``, which skips the torn file with a warning and continues from epoch 1."""
 from __future__ import annotations
 
 import pytest
@@ -33,9 +35,17 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, hooks_dir, kit):
                  expect_rc=-9)
     assert (cut / 'epoch_1.pth').is_file() and not (cut / 'epoch_2.pth').exists()
 
-    # ... then resumed from the work dir's last checkpoint.
-    proc = kit.run_tool([kit.PY, train, str(kit.CFG_CBAM), '--work-dir', str(cut), '--resume', *kit.cfg_options(kit.TINY)], env)
+    # ... as if killed again while saving epoch 2: a torn newest checkpoint that last_checkpoint names ...
+    data = (cut / 'epoch_1.pth').read_bytes()
+    (cut / 'epoch_2.pth').write_bytes(data[:len(data) // 2])
+    (cut / 'last_checkpoint').write_text(str(cut / 'epoch_2.pth'))
+
+    # ... then resumed from the newest intact checkpoint.
+    ours = str(kit.TOOLS / 'train.py')
+    proc = kit.run_tool([kit.PY, ours, str(kit.CFG_CBAM), '--work-dir', str(cut), '--resume', *kit.cfg_options(kit.TINY)],
+                        env)
     log = proc.stdout + proc.stderr
+    assert 'epoch_2.pth (torn' in log and 'resuming from' in log and 'epoch_1.pth' in log
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [1]' not in log and 'Epoch(train) [2]' in log
 

@@ -109,3 +109,11 @@ def test_a_local_empty_checkpoint_is_named_through_mmengine(tmp_path):
     empty.write_bytes(b'')
     with pytest.raises(ValueError, match=r"epoch_1\.pth' is empty \(0 bytes\)"):
         load_checkpoint(_backbone(), str(empty))
+
+
+def test_the_test_tool_checks_the_hash_in_the_checkpoint_name(tmp_path, kit):
+    bad = tmp_path / 'resnet18-cbam_digits_20240131-0123abcd.pth'
+    torch.save({'state_dict': {}, 'meta': {}}, bad)
+    proc = kit.run_tool([kit.PY, str(kit.TOOLS / 'test.py'), str(kit.CFG_CBAM), str(bad)], kit.child_env(),
+                        expect_rc=1)
+    assert 'test.py: error:' in proc.stderr and 'its name says sha256 0123abcd' in proc.stderr
