@@ -1,6 +1,6 @@
-# VGG-16 with local (channel x spatial) attention ending each conv stage, as seed 003's
-# VGG16WithAttention (preset name 'vgg16_localattn'). The classifier keeps VGG's two
-# 4096-wide layers with dropout (seed 003, section 5.2) after global average pooling.
+# VGG-16 with local (channel x spatial) attention ending each conv stage: the network the
+# project was designed around (preset name 'vgg16_localattn'). The classifier keeps VGG's two
+# 4096-wide layers with dropout (that design's advice) after global average pooling.
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='ConvAttnBackbone', arch='vgg16_localattn', out_indices=(4, )),

@@ -1,6 +1,7 @@
 # ImageNet, total batch 256 (8 GPUs x 32): SGD with Nesterov momentum, 5 epochs of linear
-# warm-up, cosine decay to 100 epochs, weight decay 1e-4 off BN and biases (seed 003,
-# section 5: warm-up, decay, weight decay; label smoothing is in the model's head loss).
+# warm-up, cosine decay to 100 epochs, weight decay 1e-4 off BN and biases (the training
+# advice of the project's VGG-with-attention design: warm-up, decay, weight decay; label
+# smoothing is in the model's head loss).
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.),
