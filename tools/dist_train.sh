@@ -5,6 +5,11 @@
 #   NNODES=2 NODE_RANK=1 MASTER_ADDR=host0 tools/dist_train.sh CONFIG 8   # on host1
 # With CUDA: NCCL as configured. Without: gloo on CPU (tools/train.py switches).
 set -e
+if [ "$#" -lt 2 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+    sed -n '2,6s/^# \{0,1\}//p' "$0"  # the usage above
+    [ "$#" -ge 1 ] && { [ "$1" = "-h" ] || [ "$1" = "--help" ]; } && exit 0
+    exit 2
+fi
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}

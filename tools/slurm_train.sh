@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Train on a slurm cluster, one task per GPU:
 #   GPUS=16 GPUS_PER_NODE=8 tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py options]
+if [ "$#" -lt 4 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+    sed -n '2,3s/^# \{0,1\}//p' "$0"  # the usage above
+    [ "$#" -ge 1 ] && { [ "$1" = "-h" ] || [ "$1" = "--help" ]; } && exit 0
+    exit 2
+fi
 set -x
 PARTITION=$1
 JOB_NAME=$2
