@@ -2,7 +2,9 @@
 
 timm's VGG classifies with ``pre_logits``, a 4096-wide MLP whose first layer is a 7x7
 convolution on the un-pooled map (~100 M parameters at 224 px); torchvision stores the same
-weights as ``classifier.{0,3,6}`` Linear layers (:func:`torchvision_vgg_to_timm`).
+weights as ``classifier.{0,3,6}`` Linear layers (:func:`torchvision_vgg_to_timm`). That head
+first pools maps smaller than 7x7 up to 7x7, a branch on the input size: ``torch.export``
+with a dynamic height and width then holds for one side of 224 px only (e.g. 64..223).
 
 ``head_mlp=(512,)`` replaces it by global average pooling and a Linear + ReLU + dropout
 stack of those widths (:class:`GapMlp`; ``()``: pooling only, then the linear classifier).
@@ -11,7 +13,8 @@ That is the function of mmpretrain's ``GlobalAveragePooling`` neck + ``StackedLi
 the stacked head's ``layers.{i}.fc``; ``head.fc`` its last layer), so a model trained in
 mmpretrain converts to timm key by key (:mod:`convattn_plugin.release`) and
 ``config.json``'s ``model_args`` rebuilds it. ``drop_rate`` is then the dropout after each
-hidden layer, as the stacked head's ``dropout_rate``.
+hidden layer, as the stacked head's ``dropout_rate``. It has no branch on the size, so it
+exports for any height and width.
 """
 from __future__ import annotations
 
