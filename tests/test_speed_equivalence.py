@@ -151,3 +151,74 @@ def test_no_graph_breaks(cls):
         torch.testing.assert_close(compiled(x.clone()), expected)
     m.train()
     compiled(torch.randn(2, 16, 6, 6, requires_grad=True)).sum().backward()
+
+
+# --------------------------------------------------------------------------- gates that keep less
+
+def test_recomputed_gate_product_gradcheck():
+    """Value and gradient of the recomputing product equal autograd's, in float64."""
+    from convattn_plugin.layers.gate_functions import gate_product_recomputed
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 3, 4, dtype=torch.float64, requires_grad=True)
+    g = torch.rand(2, 5, 1, 1, dtype=torch.float64, requires_grad=True)
+    s = torch.rand(2, 1, 3, 4, dtype=torch.float64, requires_grad=True)
+
+    def ours(x, g, s):
+        x1 = x * g
+        return gate_product_recomputed(x1, s, x, g)
+
+    assert torch.autograd.gradcheck(ours, (x, g, s))
+    grads = torch.autograd.grad(ours(x, g, s).sin().sum(), (x, g, s))
+    plain = torch.autograd.grad((x * g * s).sin().sum(), (x, g, s))
+    torch.testing.assert_close(ours(x, g, s), x * g * s, rtol=0, atol=0)
+    for a, b in zip(grads, plain):
+        torch.testing.assert_close(a, b)
+
+
+def test_cbam_training_path_gradcheck():
+    """The whole CBAM in training (the recomputing path) against its formula, float64."""
+    m = _randomise(CBAM(6, rd_channels=2)).double().train()
+    m.spatial.bn.eval()       # fixed statistics: gradcheck perturbs single values
+    x = torch.randn(2, 6, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(m, (x,))
+    torch.testing.assert_close(m(x), ref_cbam(m, x))
+
+
+def _saved_bytes(fn, *inputs) -> int:
+    seen, total = set(), 0
+
+    def pack(t):
+        nonlocal total
+        key = (t.untyped_storage().data_ptr(), t.dtype)
+        if key not in seen:
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(*inputs)
+    return total
+
+
+def test_cbam_keeps_one_feature_map_for_backward():
+    """What CBAM keeps for backward: the input map (as SE does) and small gate tensors;
+    the plain form keeps the channel-gated map too."""
+    m = _randomise(CBAM(64)).train()
+    x = torch.randn(4, 64, 16, 16, requires_grad=True)
+    ours = _saved_bytes(m, x)
+    plain = _saved_bytes(lambda t: ref_cbam(m, t), x)
+    feature_map = x.numel() * x.element_size()
+    assert feature_map <= ours < 1.25 * feature_map     # x, gates, max indices
+    assert plain >= 2 * feature_map                     # x and x * channel gate
+    se = _randomise(SqueezeExcite(64)).train()
+    assert _saved_bytes(se, x) >= feature_map
+
+
+def test_recomputing_path_only_in_eager_autograd():
+    from convattn_plugin.layers.gate_functions import keeps_less_for_backward
+    x = torch.randn(1, 4, 2, 2)
+    assert not keeps_less_for_backward(x)                              # needs no gradient
+    assert keeps_less_for_backward(x.requires_grad_(True))
+    with torch.no_grad():
+        assert not keeps_less_for_backward(x)
+    graph = torch.fx.symbolic_trace(CBAM(4)).graph                      # FX records the plain form
+    assert 'gate_product_recomputed' not in str(graph)

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_choice, check_flag, check_int, check_number
+from .gate_functions import gate_product_recomputed, keeps_less_for_backward
 from .helpers import GatingModule, apply_gate, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
 
@@ -42,17 +43,19 @@ def channel_max(x: torch.Tensor) -> torch.Tensor:
     A reduction over the channel axis of an NCHW tensor is slow on CPUs when H*W is
     small (at 7x7, 6x slower than the mean); there, ``log2(C)`` element-wise maxima of
     the two halves read contiguous memory and give the same values. On larger maps
-    ``amax`` is as fast and allocates less. Under autograd ``amax`` is always used: the
-    halves would be saved for backward. Under ``torch.export`` / ``torch.compile``
+    ``amax`` is as fast and allocates less. Under autograd ``max`` with indices is used:
+    the halves (or ``amax``'s input) would be kept for backward, the indices are smaller. Under ``torch.export`` / ``torch.compile``
     ``amax`` is used too: the test on H*W would become a guard on the traced sizes.
     """
     if not torch.jit.is_scripting():
         if torch.compiler.is_compiling():
             return x.amax(1, keepdim=True)
     c = x.shape[1]
+    if torch.is_grad_enabled() and x.requires_grad:
+        # max with indices keeps the indices for backward; amax would keep all of x.
+        return torch.max(x, dim=1, keepdim=True)[0]
     # Largest H*W with pairwise maxima: 64 (7x7 and 8x8 maps, ResNet's last stage).
-    if (c == 1 or x.shape[2] * x.shape[3] > 64 or not x.is_contiguous()
-            or (torch.is_grad_enabled() and x.requires_grad)):
+    if c == 1 or x.shape[2] * x.shape[3] > 64 or not x.is_contiguous():
         return x.amax(1, keepdim=True)
     while c > 1:
         h = (c + 1) // 2  # for odd c the halves share the middle channel: max is idempotent
@@ -164,6 +167,13 @@ class CBAM(GatingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
+        if not torch.jit.is_scripting():
+            if keeps_less_for_backward(x):
+                # Eager training: backward keeps x (needed for the channel gate anyway), not
+                # the channel-gated map, which it recomputes: one feature map less per block.
+                g = self.channel_gate(x)
+                x1 = x * g
+                return gate_product_recomputed(x1, self.spatial(x1), x, g)
         x = apply_gate(x, self.channel_gate(x), self.inplace)
         # x is now this module's own tensor (or the input, if it may be overwritten):
         # in inference the spatial gate is multiplied into it in place.
