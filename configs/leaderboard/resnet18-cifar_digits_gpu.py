@@ -25,8 +25,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0., by_epoch=True, begin=1, end=max_epochs,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs + 1)
-val_cfg = dict()
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
+# No validation (mmengine would run it after the last epoch): the leaderboard tests once.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
 test_cfg = dict()
 
 randomness = dict(seed=0, deterministic=False)

@@ -19,8 +19,7 @@ model = dict(
         loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'), topk=(1, )))
 
 train_dataloader = dict(batch_size=256, num_workers=4, persistent_workers=True, pin_memory=True)
-val_dataloader = dict(batch_size=1000, num_workers=2, persistent_workers=True, pin_memory=True)
-test_dataloader = val_dataloader
+test_dataloader = dict(batch_size=1000, num_workers=2, persistent_workers=True, pin_memory=True)
 
 max_epochs = 30
 optim_wrapper = dict(
@@ -32,9 +31,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0., by_epoch=True, begin=1, end=max_epochs,
          convert_to_iter_based=True),
 ]
-# No validation while training: the leaderboard tests once, after the last epoch.
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs + 1)
-val_cfg = dict()
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
+# No validation (mmengine would run it after the last epoch): the leaderboard tests once.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
 test_cfg = dict()
 
 randomness = dict(seed=0, deterministic=False)

@@ -29,8 +29,7 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 # SGD with Nesterov momentum, a fifth of an epoch of linear warm-up, then cosine decay to 0;
 # no weight decay on BatchNorm and biases.
@@ -43,10 +42,14 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs - 0.2, eta_min=0., by_epoch=True, begin=0.2, end=max_epochs,
          convert_to_iter_based=True),
 ]
-# No validation while training: the leaderboard tests once, after the last epoch.
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs + 1)
-val_cfg = dict()
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
+# No validation (mmengine would run it after the last epoch): the leaderboard tests once.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
 test_cfg = dict()
+# Channels-last memory: on CPU cores (oneDNN) a training step takes about 0.6x the time.
+channels_last = True
 
 # Same seed, same machine, same top-1 (deterministic algorithms cost little on CPU).
 randomness = dict(seed=0, deterministic=True)

@@ -79,7 +79,8 @@ def run_config(data: str, profile: str, kind: Optional[str], seed: int, work_dir
         if data == 'digits':
             raise ValueError('data_root does not apply to digits (they ship inside scikit-learn)')
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            options[f'{loader}.dataset.data_root'] = str(data_root)
+            if cfg.get(loader) is not None:  # the recipes switch validation off
+                options[f'{loader}.dataset.data_root'] = str(data_root)
     options.update(cfg_options or {})
     cfg.merge_from_dict(options)
     cfg.work_dir = str(work_dir)
