@@ -97,6 +97,20 @@ def test_export_with_dynamic_height_and_width_runs_at_other_sizes(kind):
 
 
 @pytest.mark.parametrize('kind', KINDS)
+def test_export_behind_a_downsampling_layer(kind):
+    """As in a backbone: the layer sees H // 8 and W // 8, sizes export must not guard on."""
+    model = nn.Sequential(nn.AvgPool2d(8), _random_module(kind, 16, training=False)).eval()
+    dims = {2: Dim('height', min=32, max=200), 3: Dim('width', min=32, max=200)}
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        exported = export(copy.deepcopy(model), (torch.randn(2, 16, 96, 96),), dynamic_shapes=({**dims},)).module()
+    for size in [(32, 32), (200, 72), (120, 160)]:
+        x = torch.randn(2, 16, *size)
+        with torch.no_grad():
+            torch.testing.assert_close(exported(x), model(x), rtol=1e-4, atol=1e-5, msg=f'at {size}')
+
+
+@pytest.mark.parametrize('kind', KINDS)
 def test_bad_input_errors_survive_fx_and_torchscript(kind):
     module = create_attn(kind, 8).eval()
     traced = torch.fx.symbolic_trace(copy.deepcopy(module))

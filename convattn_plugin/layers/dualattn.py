@@ -85,7 +85,8 @@ class DualAttention(AttentionModule):
         k = self.key(x).flatten(2).transpose(1, 2)     # N, HW, C/8
         v = self.value(x).flatten(2).transpose(1, 2)   # N, HW, C
         out = dot_product_attention(q, k, v, scale=1.0, use_sdpa=self.use_sdpa)
-        return out.transpose(1, 2).reshape(n, c, h, w)
+        # NCHW like the channel branch: adding two layouts makes torch.export guard on strides.
+        return out.transpose(1, 2).contiguous().view(n, c, h, w)
 
     def channel_attention(self, x: torch.Tensor) -> torch.Tensor:
         a = x.flatten(2)                               # N, C, HW: channels attend to channels

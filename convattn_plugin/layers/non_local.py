@@ -77,5 +77,6 @@ class NonLocal2d(AttentionModule):
         k = self.pool(self.phi(x)).flatten(2).transpose(1, 2)    # N, HW', C/2
         v = self.pool(self.g(x)).flatten(2).transpose(1, 2)      # N, HW', C/2
         y = dot_product_attention(q, k, v, scale=self.scale, use_sdpa=self.use_sdpa)
-        y = y.transpose(1, 2).reshape(n, -1, h, w)
+        # NCHW-contiguous: adding two memory layouts makes torch.export guard on strides.
+        y = y.transpose(1, 2).contiguous().view(n, -1, h, w)
         return x + self.out_norm(self.out_conv(y))

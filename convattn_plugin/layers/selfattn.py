@@ -61,4 +61,5 @@ class SelfAttention2d(AttentionModule):
         k = self.key(x).flatten(2).transpose(1, 2)     # N, HW, C/8
         v = self.value(x).flatten(2).transpose(1, 2)   # N, HW, C
         out = dot_product_attention(q, k, v, scale=1.0, use_sdpa=self.use_sdpa)
-        return x + self.gamma * out.transpose(1, 2).reshape(n, c, h, w)
+        # NCHW-contiguous: adding two memory layouts makes torch.export guard on strides.
+        return x + self.gamma * out.transpose(1, 2).contiguous().view(n, c, h, w)

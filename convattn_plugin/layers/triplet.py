@@ -57,10 +57,12 @@ class TripletAttention(GatingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x_cw = x.permute(0, 2, 1, 3)                     # N, H, C, W: pools over H
-        out_cw = (x_cw * self.gate_cw(x_cw)).permute(0, 2, 1, 3)
-        x_hc = x.permute(0, 3, 2, 1)                     # N, W, H, C: pools over W
-        out_hc = (x_hc * self.gate_hc(x_hc)).permute(0, 3, 2, 1)
+        # Rotations are made contiguous (as the authors' code does): products and sums of
+        # tensors in two memory layouts make torch.export guard on strides.
+        x_cw = x.permute(0, 2, 1, 3).contiguous()                     # N, H, C, W: pools over H
+        out_cw = (x_cw * self.gate_cw(x_cw)).permute(0, 2, 1, 3).contiguous()
+        x_hc = x.permute(0, 3, 2, 1).contiguous()                     # N, W, H, C: pools over W
+        out_hc = (x_hc * self.gate_hc(x_hc)).permute(0, 3, 2, 1).contiguous()
         rotated = out_cw + out_hc
         # x * gate_hw is the last product that reads x: with inplace, it goes into x.
         return apply_gate(x, self.gate_hw(x), self.inplace).add_(rotated).mul_(1.0 / 3.0)
