@@ -196,7 +196,7 @@ def _torch_load(path: Path, map_location: Any, shown: str) -> Any:
             'mmengine checkpoint, or .safetensors. Nothing of the file was executed.') from e
 
 
-def load_weights(path: PathLike, map_location: Union[str, torch.device] = 'cpu',
+def load_weights(path: PathLike, map_location: Any = 'cpu',
                  model_dir: Optional[PathLike] = None) -> Any:
     """Load a checkpoint file or URL safely after checking the hash in its name.
 
@@ -204,7 +204,7 @@ def load_weights(path: PathLike, map_location: Union[str, torch.device] = 'cpu',
         path: A ``.safetensors`` file, a torch file that ``weights_only=True`` can read
             (a state dict, or a dict holding one under ``state_dict`` with ``meta``), or an
             ``http(s)://`` URL of either (downloaded first, see :func:`download_checkpoint`).
-        map_location: Where tensors go.
+        map_location: Where tensors go (as ``torch.load``'s; ``None`` keeps the saved devices).
         model_dir: Where a URL is downloaded to (default torch's hub cache).
 
     Returns:
@@ -219,5 +219,6 @@ def load_weights(path: PathLike, map_location: Union[str, torch.device] = 'cpu',
     local = local_checkpoint(path, model_dir)
     if local.suffix == '.safetensors':
         from safetensors.torch import load_file
-        return load_file(str(local), device=str(map_location))
+        device = str(map_location) if isinstance(map_location, (str, torch.device)) else 'cpu'
+        return load_file(str(local), device=device)
     return _torch_load(local, map_location, shown)

@@ -45,7 +45,7 @@ def load_url_safely(filename: str, map_location: Any = None, model_dir: Optional
         if rank == 0:
             download_checkpoint(filename, model_dir, progress)
         barrier()
-    return load_weights(filename, map_location=map_location or 'cpu', model_dir=model_dir)
+    return load_weights(filename, map_location=map_location, model_dir=model_dir)
 
 
 def _named_url(filename: str) -> str:
@@ -75,7 +75,7 @@ def load_local_safely(filename: str, map_location: Any = None) -> Any:
     """A local path, as mmengine's own loader but with clear errors and the hash in its name checked."""
     from ..checkpoint import load_weights
 
-    return load_weights(osp.expanduser(filename), map_location or 'cpu')
+    return load_weights(osp.expanduser(filename), map_location)
 
 
 def load_named_model_safely(filename: str, map_location: Any = None) -> Any:
@@ -86,7 +86,7 @@ def load_named_model_safely(filename: str, map_location: Any = None) -> Any:
     if url.startswith(URL_SCHEMES):
         checkpoint = load_url_safely(url, map_location)
     else:  # open-mmlab entries may name a file under mmengine's home folder
-        checkpoint = load_weights(osp.join(_mmengine_home(), url), map_location or 'cpu')
+        checkpoint = load_weights(osp.join(_mmengine_home(), url), map_location)
     if filename.startswith('mmcls://'):  # an mmcls classifier's backbone, without the prefix
         state_dict = checkpoint.get('state_dict', checkpoint)
         checkpoint = dict(state_dict={k[len('backbone.'):]: v for k, v in state_dict.items()
