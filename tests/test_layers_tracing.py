@@ -18,7 +18,11 @@ from convattn_plugin.layers import create_attn, get_attn_info, list_attentions
 KINDS = list_attentions()
 CHANNELS = [3, 16]
 
-pytestmark = pytest.mark.filterwarnings('ignore:`torch.jit.script` is deprecated:FutureWarning')
+pytestmark = [
+    pytest.mark.filterwarnings('ignore:`torch.jit.script` is deprecated:FutureWarning'),
+    # Raised by torch's own GraphModule.__init__ when an FX graph is scripted.
+    pytest.mark.filterwarnings('ignore:The TorchScript type system doesn.t support instance-level annotations'),
+]
 
 
 def _random_module(kind: str, channels: int, training: bool) -> nn.Module:
