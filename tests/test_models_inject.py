@@ -57,10 +57,13 @@ def test_mobilenet_blocks_use_their_se_slot():
     _check_trains(model, 5)
 
 
-def test_occupied_slot_is_an_error_and_output_placement_appends():
-    model = timm.create_model('efficientnet_b0', device='meta')
-    with pytest.raises(ValueError, match=r"'blocks\.1\.0' .* no empty attention slot \(`se` is already SqueezeExcite\)"):
-        add_attention(model, 'cbam', 'blocks.1.0', placement='slot')
+def test_taken_slot_gives_the_end_of_the_branch_and_output_placement_appends():
+    model = add_attention(timm.create_model('efficientnet_b0'), 'cbam', 'blocks.1.0', placement='slot')
+    assert isinstance(model.blocks[1][0].bn3.act, ActAttn)  # after the last norm, before the addition
+    assert type(model.blocks[1][0].se).__name__ == 'SqueezeExcite'  # timm's own SE untouched
+    model = timm.create_model('convnext_atto', device='meta')
+    with pytest.raises(ValueError, match=r"'stages\.0\.blocks\.0' .* no empty attention slot \(no `se` attribute\)"):
+        add_attention(model, 'cbam', 'stages.0.blocks.0', placement='slot')
     model = add_attention(timm.create_model('efficientnet_b0'), 'cbam', 'blocks.*', placement='output')
     assert [s.attn.channels for s in model.blocks] == [16, 24, 40, 80, 112, 192, 320]
 

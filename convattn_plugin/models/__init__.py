@@ -9,7 +9,8 @@ Importing this package registers ``{backbone}_{kind}`` into timm for every backb
   :mod:`.vgg_head` VGG's heads.
 * :mod:`.attention_factory`: one attention module for one position (errors name it);
   :mod:`.stage_policy`: which stages get attention; :mod:`.act_attn`: activation + attention.
-* :mod:`.injection`: :func:`add_attention`, any kind into any timm CNN at named positions.
+* :mod:`.injection`: :func:`add_attention`, any kind into any timm CNN at named positions;
+  :mod:`.positions`: position patterns and the default positions of each timm family.
 * :mod:`.pretrained`: :func:`load_backbone_weights`, start from a plain backbone's weights.
 """
 import timm

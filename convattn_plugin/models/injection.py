@@ -5,12 +5,18 @@
 
 * **slot**: a residual block with an empty attention slot (timm's convention: an ``se``
   attribute that is ``None`` or ``nn.Identity``, as in ResNet's ``BasicBlock`` /
-  ``Bottleneck`` and EfficientNet / MobileNet blocks) gets the attention there, inside
-  the residual branch and before the addition (the CBAM paper's placement).
-* **output**: attention on the output of a module. An ``nn.Sequential`` (a stage) gets it
-  appended as a child named ``attn``; a parameter-free module (an activation, a pool) is
-  wrapped as :class:`ActAttn`. Modules with parameters of their own are never wrapped,
-  so every existing key of the state dict keeps its name and plain weights still load.
+  ``Bottleneck``, RegNet and MobileNetV2 blocks) gets the attention there, inside
+  the residual branch and before the addition (the CBAM paper's placement). A block whose
+  ``se`` is taken (EfficientNet, MobileNetV3) gets it at the end of the branch instead:
+  after its last norm (``bn3.act`` wrapped as :class:`ActAttn`), also before the addition.
+* **output**: attention on the output of a module. An ``nn.Sequential`` (a stage), or a
+  stage that ends with an ``nn.Sequential`` named ``blocks`` (ConvNeXt), gets it appended
+  as a child named ``attn``; a parameter-free module (an activation, a pool) is wrapped as
+  :class:`ActAttn`. Modules with parameters of their own are never wrapped, so every
+  existing key of the state dict keeps its name and plain weights still load.
+
+Without ``positions``, known timm families get a default (:mod:`.positions`), so
+``add_attention(timm.create_model('efficientnet_b0'), 'cbam')`` just works.
 
 Every attention option is checked when the model is built
 (:func:`~convattn_plugin.models.attention_factory.build_attention`), so an option that
@@ -18,7 +24,6 @@ cannot fit a stage fails there, naming the stage and its channels.
 """
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
@@ -27,16 +32,14 @@ import torch.nn as nn
 from ..layers import get_attn_info
 from .act_attn import ActAttn
 from .attention_factory import build_attention
+from .positions import resolve_positions
 
 __all__ = ['add_attention']
 
+# Norm layers that may end a block's residual branch (timm's BatchNormAct2d is a BatchNorm2d).
+_NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
+
 _PLACEMENTS = ('auto', 'slot', 'output')
-
-
-def _match(pattern: str, name: str) -> bool:
-    """Glob per dotted component: ``layer*.*`` matches ``layer1.0`` but not ``layer1.0.conv1``."""
-    parts, pattern_parts = name.split('.'), pattern.split('.')
-    return len(parts) == len(pattern_parts) and all(fnmatchcase(n, p) for n, p in zip(parts, pattern_parts))
 
 
 def _free_slot(module: nn.Module) -> bool:
@@ -64,17 +67,43 @@ class _ChannelProbe(nn.Module):
         return x
 
 
-def _place_probe(model: nn.Module, name: str, module: nn.Module, placement: str) -> tuple[str, Callable[[], None]]:
-    """Put a probe where the attention for ``name`` goes; return its module path and an undo."""
-    if placement in ('auto', 'slot') and _free_slot(module):
+def _branch_end(module: nn.Module) -> Optional[str]:
+    """Name of the parameter-free ``act`` that ends a block's residual branch, or ``None``.
+
+    timm's MBConv-style blocks (EfficientNet, MobileNet) end their branch with a norm whose
+    activation is ``nn.Identity`` (``bn3.act``); the last norm defined in the block that has
+    a parameter-free ``act`` child is taken.
+    """
+    found = None
+    for name, child in module.named_modules():
+        act = getattr(child, 'act', None)
+        if name and isinstance(child, _NORMS) and isinstance(act, nn.Module) and _is_parameter_free(act):
+            found = f'{name}.act'
+    return found
+
+
+def _slot_probe(model: nn.Module, name: str, module: nn.Module) -> Optional[tuple[str, Callable[[], None]]]:
+    """A probe inside the residual branch of block ``module``: its empty ``se`` slot, else the
+    end of the branch; ``None`` when the block has neither."""
+    if _free_slot(module):
         old = module.se
         module.se = _ChannelProbe(f'{name}.se')
         return f'{name}.se', lambda: setattr(module, 'se', old)
-    if placement == 'slot':
-        found = 'no `se` attribute' if not hasattr(module, 'se') else f'`se` is already {type(module.se).__name__}'
-        raise ValueError(
-            f'position {name!r} ({type(module).__name__}) has no empty attention slot ({found}); '
-            "use placement='output' for attention on its output")
+    end = _branch_end(module) if hasattr(module, 'se') else None
+    if end is not None:
+        path, act = f'{name}.{end}', module.get_submodule(end)
+        model.set_submodule(path, ActAttn(act, _ChannelProbe(f'{path}.attn')))
+        return f'{path}.attn', lambda: model.set_submodule(path, act)
+    return None
+
+
+def _output_probe(model: nn.Module, name: str, module: nn.Module) -> Optional[tuple[str, Callable[[], None]]]:
+    """A probe on the output of ``module``; ``None`` when that needs renaming its parameters."""
+    blocks = getattr(module, 'blocks', None)
+    if not isinstance(module, nn.Sequential) and isinstance(blocks, nn.Sequential) \
+            and list(module._modules)[-1] == 'blocks':
+        # A stage that ends with its blocks (timm's ConvNeXtStage): their output is the stage's.
+        name, module = f'{name}.blocks', blocks
     if isinstance(module, nn.Sequential):
         if 'attn' in module._modules:
             raise ValueError(f'position {name!r} already has attention (child `attn`)')
@@ -83,32 +112,26 @@ def _place_probe(model: nn.Module, name: str, module: nn.Module, placement: str)
     if _is_parameter_free(module):
         model.set_submodule(name, ActAttn(module, _ChannelProbe(f'{name}.attn')))
         return f'{name}.attn', lambda: model.set_submodule(name, module)
-    raise ValueError(
-        f'position {name!r} ({type(module).__name__}) cannot take attention without renaming its parameters: '
-        'name a residual block with an empty `se` slot, an nn.Sequential (attention appended) '
-        'or a parameter-free module such as the activation that ends a stage')
+    return None
 
 
-def _resolve_positions(model: nn.Module, positions: Union[str, Sequence[str]]) -> dict[str, nn.Module]:
-    patterns = [positions] if isinstance(positions, str) else list(positions)
-    if not patterns:
-        raise ValueError('positions is empty: name at least one module (glob patterns allowed)')
-    modules = {n: m for n, m in model.named_modules() if n}
-    targets: dict[str, nn.Module] = {}
-    for pattern in patterns:
-        found = {n: m for n, m in modules.items() if _match(pattern, n)}
-        if not found:
-            top = ', '.join(n for n in modules if '.' not in n)
-            raise ValueError(
-                f'position {pattern!r} matches no module of {type(model).__name__} '
-                f'(globs match one dotted level per `*`; its top-level modules are: {top})')
-        targets.update(found)
-    # A module and one of its ancestors both selected would get attention twice on one path.
-    for n in targets:
-        parent = next((p for p in targets if n.startswith(p + '.')), None)
-        if parent is not None:
-            raise ValueError(f'positions select both {parent!r} and its submodule {n!r}; choose one level')
-    return targets
+def _place_probe(model: nn.Module, name: str, module: nn.Module, placement: str) -> tuple[str, Callable[[], None]]:
+    """Put a probe where the attention for ``name`` goes; return its module path and an undo."""
+    placed = _slot_probe(model, name, module) if placement in ('auto', 'slot') else None
+    if placed is None and placement == 'slot':
+        found = 'no `se` attribute' if not hasattr(module, 'se') else f'`se` is already {type(module.se).__name__}'
+        raise ValueError(
+            f'position {name!r} ({type(module).__name__}) has no empty attention slot ({found}) and no '
+            "norm ending its branch; use placement='output' for attention on its output")
+    if placed is None:
+        placed = _output_probe(model, name, module)
+    if placed is None:
+        raise ValueError(
+            f'position {name!r} ({type(module).__name__}) cannot take attention without renaming its parameters: '
+            'name a residual block (an `se` slot, or a norm ending its branch), an nn.Sequential or a stage '
+            'ending in `blocks` (attention appended), or a parameter-free module such as the activation '
+            'that ends a stage')
+    return placed
 
 
 @torch.no_grad()
@@ -138,7 +161,7 @@ def _probe_channels(model: nn.Module, probe_paths: list[str]) -> dict[str, int]:
 def add_attention(
         model: nn.Module,
         kind: str,
-        positions: Union[str, Sequence[str]],
+        positions: Optional[Union[str, Sequence[str]]] = None,
         placement: str = 'auto',
         **attn_kwargs: Any,
 ) -> nn.Module:
@@ -151,21 +174,21 @@ def add_attention(
 
     Examples::
 
-        m = add_attention(timm.create_model('resnet50'), 'cbam', 'layer*.*')     # every block, CBAM placement
-        vgg = timm.create_model('vgg16')                                         # end of each conv stage
-        m = add_attention(vgg, 'localattn', [info['module'] for info in vgg.feature_info[:-1]])
-        m = add_attention(timm.create_model('convnext_tiny'), 'se', 'stages.*.blocks', rd_ratio=1 / 8)
-        m = add_attention(timm.create_model('mobilenetv2_100'), 'eca', 'blocks.*.*')  # MBConv `se` slots
+        m = add_attention(timm.create_model('resnet50'), 'cbam')                 # every block (layer*.*)
+        m = add_attention(timm.create_model('vgg16'), 'localattn')               # end of each conv stage
+        m = add_attention(timm.create_model('convnext_atto'), 'se', 'stages.*', rd_ratio=1 / 8)
+        m = add_attention(timm.create_model('efficientnet_b0'), 'cbam', 'blocks.*.*')  # end of each branch
 
     Args:
         model: The model to modify.
         kind: A registered attention kind (``convattn_plugin.list_attentions()``).
         positions: Module names from ``model.named_modules()``, or glob patterns where each
-            ``*`` matches within one dotted level (``'layer*.*'`` is every ResNet block).
-        placement: ``'slot'`` (a block's empty ``se`` slot, inside the residual branch),
-            ``'output'`` (on the module's output: appended to an ``nn.Sequential``, or wrapping
-            a parameter-free module in :class:`ActAttn`), or ``'auto'`` (slot when the
-            module has an empty one, otherwise output).
+            ``*`` matches within one dotted level (``'layer*.*'`` is every ResNet block);
+            ``None``: the default of the model's timm family (:mod:`.positions`).
+        placement: ``'slot'`` (inside a block's residual branch: its empty ``se`` slot, or
+            after the branch's last norm), ``'output'`` (on the module's output: appended to
+            an ``nn.Sequential`` or a stage's ``blocks``, or wrapping a parameter-free module
+            in :class:`ActAttn`), or ``'auto'`` (slot when the block has one, otherwise output).
         **attn_kwargs: Options of the kind, e.g. ``rd_ratio=1/8``.
 
     Returns:
@@ -179,7 +202,7 @@ def add_attention(
     get_attn_info(kind)  # fail on an unknown kind before touching the model
     if placement not in _PLACEMENTS:
         raise ValueError(f'placement must be one of {_PLACEMENTS}, got {placement!r}')
-    targets = _resolve_positions(model, positions)
+    targets = resolve_positions(model, positions)
     ref = next(model.parameters(), None)
     if ref is not None:  # new attention lives where the model lives
         attn_kwargs = {'device': ref.device, 'dtype': ref.dtype, **attn_kwargs}
