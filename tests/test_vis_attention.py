@@ -159,3 +159,43 @@ def test_missing_sklearn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, 'sklearn.datasets', None)
     with pytest.raises(ImportError, match=r'pip install "convattn_plugin\[tools\]"'):
         attention_plot.load_image(None, 32)
+
+
+def test_tool_reads_a_training_checkpoint_with_its_config(tmp_path):
+    """An mmengine training checkpoint (message_hub with HistoryBuffer, numpy values in meta)."""
+    for mod in ('mmengine', 'mmpretrain', 'matplotlib', 'pytorch_grad_cam'):
+        pytest.importorskip(mod)
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    from convattn_plugin.release.convert import build_mm_model
+    config = ROOT / 'configs' / 'resnet_cbam' / 'resnet18-cbam_1xb32_digits.py'
+    model = build_mm_model(str(config))
+    buffer = HistoryBuffer()
+    buffer.update(0.5)
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(dict(meta=dict(epoch=1, seed=np.int64(3)), state_dict=model.state_dict(),
+                    message_hub=dict(log_scalars={'train/loss': buffer})), path)
+    out = _tool('--checkpoint', str(path), '--config', str(config), '--image', str(_png(tmp_path)),
+                '--out', str(tmp_path / 'v.png'))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith('8 attention modules, 16 maps (8 spatial, 8 channel)')
+
+
+def test_tool_reads_a_timm_folder(tmp_path):
+    for mod in ('matplotlib', 'safetensors'):
+        pytest.importorskip(mod)
+    import convattn_plugin  # noqa: F401
+    folder = tmp_path / 'timm'
+    timm.models.save_for_hf(timm.create_model('resnet18_se', num_classes=10), str(folder), safe_serialization=True)
+    out = _tool('--checkpoint', str(folder), '--img-size', '64', '--image', str(_png(tmp_path)), '--no-cam',
+                '--out', str(tmp_path / 'v.png'))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith('8 attention modules, 8 maps (0 spatial, 8 channel)')
+
+
+def _png(tmp_path) -> Path:
+    from PIL import Image
+    path = tmp_path / 'digit.png'
+    Image.fromarray((torch.rand(40, 48, 3) * 255).byte().numpy()).save(path)
+    return path

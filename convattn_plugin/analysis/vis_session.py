@@ -35,7 +35,8 @@ def draw_attention_maps(model: str = 'resnet50_cbam', image: Optional[str] = Non
         except ImportError as e:
             raise missing_extra(e, 'Grad-CAM (or pass --no-cam)') from e
         label = f'Grad-CAM ({layer}, class {cls})'
-    title = f'{model if checkpoint is None else type(net).__name__}, {weights}, image {image or "china"}, {size} px'
+    arch = (getattr(net, 'pretrained_cfg', None) or {}).get('architecture') or type(net).__name__
+    title = f'{model if checkpoint is None else arch}, {weights}, image {image or "china"}, {size} px'
     plot_attention(maps, picture, out, cam=heat, title=title, cam_label=label)
     n_mod = len({m.module for m in maps})
     if not n_mod:

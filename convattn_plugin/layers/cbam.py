@@ -44,7 +44,8 @@ def channel_max(x: torch.Tensor) -> torch.Tensor:
     small (at 7x7, 6x slower than the mean); there, ``log2(C)`` element-wise maxima of
     the two halves read contiguous memory and give the same values. On larger maps
     ``amax`` is as fast and allocates less. Under autograd ``max`` with indices is used:
-    the halves (or ``amax``'s input) would be kept for backward, the indices are smaller. Under ``torch.export`` / ``torch.compile``
+    the halves (or ``amax``'s input) would be kept for backward, the indices are smaller.
+    Under ``torch.export`` / ``torch.compile``
     ``amax`` is used too: the test on H*W would become a guard on the traced sizes.
     """
     if not torch.jit.is_scripting():
