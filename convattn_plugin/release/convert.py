@@ -194,7 +194,7 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
 
     ``config.json`` (architecture, num_classes, label_names, model_args, pretrained_cfg with
     the preprocessing) and ``model.safetensors`` by timm's ``save_for_hf``, and ``README.md``
-    by timm's ``generate_readme`` from ``model_card``.
+    (:func:`.model_card.render_model_card`, timm's card layout) from ``model_card``.
 
     Args:
         pair: From :func:`pair_from_mm` or :func:`pair_from_timm`.
@@ -204,10 +204,8 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
         model_name: The card's title (the Hub repository's name).
     """
     from timm.models import save_for_hf
-    # timm 1.0.31 re-exports save_for_hf but not generate_readme; the card follows its format.
-    from timm.models._hub import generate_readme
 
-    from .model_card import build_model_card
+    from .model_card import build_model_card, render_model_card
 
     out_dir = Path(out_dir)
     model_config = hf_model_config(pair)
@@ -216,7 +214,7 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
                 safe_serialization=True, data_config=pair.data_config)
     fix_model_args(out_dir / 'config.json')
     card = model_card if model_card is not None else build_model_card(pair)
-    (out_dir / 'README.md').write_text(generate_readme(card, model_name or pair.spec.model_name), encoding='utf-8')
+    (out_dir / 'README.md').write_text(render_model_card(card, model_name or pair.spec.model_name), encoding='utf-8')
     return out_dir
 
 

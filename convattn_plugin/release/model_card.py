@@ -1,4 +1,4 @@
-"""The model card of a release: the fields timm's ``generate_readme`` turns into ``README.md``.
+"""The model card of a release: its fields, and the ``README.md`` of the Hub folder made from them.
 
 timm's Hub cards list the task, the data set, the model's statistics (parameters, GMACs,
 image size), papers and usage; here also the metrics of the training run and how to load
@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional
 
 from .model_pair import ModelPair
 
-__all__ = ['TASK', 'build_model_card', 'usage_text', 'name_of']
+__all__ = ['TASK', 'build_model_card', 'render_model_card', 'usage_text', 'name_of']
 
 TASK = 'Image Classification'
 
@@ -145,3 +145,37 @@ def build_model_card(
         details=details,
         usage=usage_text(pair, repo_id, mm_config=mm_config, mm_checkpoint=mm_checkpoint),
     )
+
+
+def _markdown_item(key: str, value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [f'- **{key}:**'] + [f'  - {k}: {v}' for k, v in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [f'- **{key}:**'] + [f'  - {v}' for v in value]
+    return [f'- **{key}:** {value}']
+
+
+def render_model_card(card: Mapping[str, Any], title: str) -> str:
+    """The ``README.md`` of the Hub folder: YAML front matter the Hub reads, then Markdown.
+
+    The layout of timm's Hub cards (front matter with ``tags``, ``pipeline_tag``,
+    ``library_name: timm``, ``license``, ``datasets``; "Model Details" and "Model Usage").
+    """
+    import yaml
+
+    front: dict[str, Any] = {'tags': list(card.get('tags') or []), 'pipeline_tag': 'image-classification',
+                             'library_name': 'timm', 'license': card.get('license', 'apache-2.0')}
+    dataset = (card.get('details') or {}).get('Dataset')
+    if dataset:
+        front['datasets'] = [str(d).lower() for d in (dataset if isinstance(dataset, (list, tuple)) else [dataset])]
+    lines = ['---', yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(), '---',
+             f'# Model card for {title}']
+    if card.get('description'):
+        lines += ['', card['description']]
+    if card.get('details'):
+        lines += ['', '## Model Details']
+        for key, value in card['details'].items():
+            lines += _markdown_item(key, value)
+    if card.get('usage'):
+        lines += ['', '## Model Usage', card['usage']]
+    return '\n'.join(lines) + '\n'
