@@ -84,7 +84,7 @@ def allow_mmengine_checkpoints() -> None:
     from .url_checkpoints import register_safe_url_loaders
 
     register_safe_url_loaders()
-    if _applied or not hasattr(torch.serialization, 'add_safe_globals'):
-        return  # torch < 2.4 has no allow-list (and loads with weights_only=False by default)
+    if _applied:
+        return
     torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
     _applied = True
