@@ -13,7 +13,7 @@ import functools
 import os
 from typing import Any, Callable, Optional, Sequence
 
-from .plan import RunSpec, plan_runs, read_result, write_result
+from .plan import BASELINE, RunSpec, plan_runs, read_result, write_result
 from .progress import runs_bar
 from .recipes import check_profile_device, recipe_path
 
@@ -165,6 +165,8 @@ def run_leaderboard(data: str = 'digits', kinds: Optional[Sequence[str]] = None,
         costs = measure_costs(data, profile, all_kinds, device=device)
     rows = leaderboard_rows(runs, costs)
     machine = _machine()
+    wall = sum(float(r.get('wall_s', 0.0)) for r in runs)
+    cpu = sum(float(r.get('cpu_s', 0.0)) for r in runs)
     meta = dict(
         title=f'### Leaderboard: {data}, profile {profile} ({seeds} seed{"s" if seeds > 1 else ""})',
         data=data, profile=profile, recipe=os.path.relpath(recipe), seeds=seeds, command=command,
@@ -174,10 +176,14 @@ def run_leaderboard(data: str = 'digits', kinds: Optional[Sequence[str]] = None,
                f'recipe: `{os.path.relpath(recipe)}`',
                f'machine: {machine["cpu"]}, {machine["cores"]} cores, load average {machine["load_avg"]} at the end'
                + (f', GPU {machine["gpu"]}' if 'gpu' in machine else ''),
+               f'{len(runs)} runs: {wall / 60:.1f} min of wall time and {cpu / 60:.1f} min of CPU time in all '
+               '(one process each; on a shared machine the CPU time is the better guide to an idle one)',
                'Δ top-1: paired difference to the baseline over the seeds (percentage points), with its 95 % '
                "t interval; reading: 'better'/'worse' when the interval excludes 0",
                'cost columns: measured in this session on the untrained models at the recipe input size; '
-               'latency per image of a batch of 32, median of paired per-round ratios, IQR in brackets'])
+               'latency per image of a batch of 32 ('
+               + ('CPU time of one thread' if costs and costs[BASELINE].clock == 'cpu' else 'wall time')
+               + '), median of paired per-round ratios to the baseline, IQR in brackets'])
     paths = write_reports(os.path.join(work_dir, 'leaderboard'), rows, runs, meta)
     if costs is not None:
         paths['png'] = plot_pareto(rows, os.path.join(work_dir, 'leaderboard.png'),
