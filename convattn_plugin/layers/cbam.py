@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_choice, check_flag, check_int, check_number
-from .gate_functions import gate_product_recomputed, keeps_less_for_backward
+from .gate_functions import gate_product_recomputed, keeps_less_for_backward, max_over_positions
 from .helpers import GatingModule, apply_gate, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
 
@@ -157,7 +157,7 @@ class CBAM(GatingModule):
     def channel_gate(self, x: torch.Tensor) -> torch.Tensor:
         """The channel gate, shape ``(N, C, 1, 1)``."""
         n, c = x.shape[:2]
-        return self.gate((self._mlp(x.mean((2, 3))) + self._mlp(x.amax((2, 3)))).view(n, c, 1, 1))
+        return self.gate((self._mlp(x.mean((2, 3))) + self._mlp(max_over_positions(x))).view(n, c, 1, 1))
 
     def _mlp(self, pooled: torch.Tensor) -> torch.Tensor:
         # The 1x1 convolutions' weights applied as matrix products on an (N, C) descriptor:

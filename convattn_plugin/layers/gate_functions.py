@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ['gate_product_recomputed', 'keeps_less_for_backward']
+__all__ = ['gate_product_recomputed', 'keeps_less_for_backward', 'max_over_positions']
 
 
 class _GateProductRecomputed(torch.autograd.Function):
@@ -65,3 +65,16 @@ def keeps_less_for_backward(x: torch.Tensor) -> bool:
     if isinstance(x, torch.fx.Proxy) or torch.compiler.is_compiling():
         return False
     return torch.is_grad_enabled() and x.requires_grad
+
+
+def max_over_positions(x: torch.Tensor) -> torch.Tensor:
+    """``x.amax((2, 3))``, shape ``(N, C)``; in eager training as ``max`` with indices.
+
+    ``amax``'s backward compares its whole input with the result again (at ResNet-50's
+    first stage about 4x the time of ``max``'s backward, which scatters into the kept
+    indices); the values are the same, and so are the gradients unless a maximum is tied.
+    """
+    if not torch.jit.is_scripting():
+        if keeps_less_for_backward(x):
+            return x.flatten(2).max(-1)[0]
+    return x.amax((2, 3))
