@@ -152,14 +152,15 @@ def test_help_explains_every_column():
     assert out.count('What attention costs') == 1                    # the description once
     results = [_result('resnet18', 'baseline', '', 0, 0, 0), _result('resnet18+cbam', 'ours', 'cbam', 0.05, 0.07, 5),
                _result('resnet18+timm:cbam', 'timm', 'cbam', 0.10, 0.10, 10)]
-    for r in results:
+    for i, r in enumerate(results):
         r.modes['compile'] = ModeResult(ms=5, ratio=1.01)
+        r.modes['attn-train'] = ModeResult(ms=5, runs_ms=[1.0 + i, 1.5 + i, 1.2 + i])
     headers = _headers(report.format_table(results, markdown=True))
     headers += _headers(report.format_targets(report.target_rows(results), markdown=True))
     assert len(headers) > 25
     for h in headers:
         generic = h
-        for mode in ('infer', 'train', 'compile'):
+        for mode in ('attn-train', 'infer', 'train', 'compile'):
             generic = generic.replace(f'{mode} ', 'MODE ')
         assert h in out or generic in out, h
 
@@ -190,3 +191,17 @@ def test_benchmark_tool_end_to_end(tmp_path, one_thread):
 def test_mode_result_overhead_is_ratio_minus_one():
     assert ModeResult(ratio=1.25).overhead == pytest.approx(0.25)
     assert math.isnan(ModeResult().overhead)
+
+
+def test_attention_alone_mode(one_thread):
+    """attn-train times only the attention modules: ours vs timm's, round by round."""
+    results = run_benchmark(['resnet18+cbam', 'resnet18+timm:cbam'], modes=('attn-train',), batch_size=2,
+                            img_size=32, rounds=3, attn_rounds=0, progress=False)
+    base, ours, theirs = results
+    assert base.modes['attn-train'].ms < 0.2 * ours.modes['attn-train'].ms     # nothing to run in the baseline
+    assert math.isnan(ours.modes['attn-train'].ratio)
+    (row,) = report.target_rows(results)
+    expected = sorted(a / b for a, b in zip(ours.modes['attn-train'].runs_ms, theirs.modes['attn-train'].runs_ms))[1]
+    assert row['attn-train_ratio'] == pytest.approx(expected)
+    assert row['attn-train_met'] in ('yes', 'NO', 'noise')
+    assert 'attn-train ours / timm' in report.format_targets([row])

@@ -2,6 +2,7 @@
 
     python tools/benchmark.py                         # resnet50 vs our se/cbam/eca/gc and timm's
     python tools/benchmark.py --modes train --arch resnet18 --kinds cbam --rounds 9
+    python tools/benchmark.py --modes attn-train --rounds 15 --threads 1       # the attention alone
     python tools/benchmark.py --modes infer compile --threads 2
     python tools/benchmark.py --device cuda --amp bf16 --channels-last --modes infer train compile
 
@@ -19,7 +20,9 @@ Columns of the first table (one row per model):
   attn MFLOPs   the part of GFLOPs inside attention modules, millions
   attn ms       ms per eval forward inside the attention modules (separate pass, timing hooks)
   MODE ms       median ms per call (a batch) over the rounds. MODE: infer = eval forward,
-                train = forward + backward + SGD step, compile = infer of torch.compile(model)
+                train = forward + backward + SGD step, compile = infer of torch.compile(model),
+                attn-train = the attention modules alone, forward + backward, each on an input
+                of the shape it sees in the model (no ratio to the plain model: it has none)
   MODE img/s    images per second: batch size / median time
   MODE +%       overhead over the baseline: median over rounds of (time / baseline's time in
                 the same round) - 1. A trailing "?" flags noise: the spread of those ratios
@@ -36,6 +39,10 @@ Columns of the second table (per kind that timm implements too):
   MODE ours / timm        their quotient: below 1, ours costs less
   target, met             train: ours / timm at most 0.8 (cbam, gc) or 1.0 (se, eca); met is
                           yes, NO, or "noise" when an overhead compared is flagged as noise
+  attn-train ms ours, attn-train ms timm, attn-train ours / timm, attn-train met
+                          the attention's own training time, ours / timm's (median of per-round
+                          ratios) against the train target; "noise" when the target lies inside
+                          the ratios' inter-quartile range
   extra MB ours, extra MB timm
                           extra training memory of each, over the plain model
   mem ours / timm, mem target, mem met
@@ -57,7 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--arch', default='resnet50', help='baseline of the default model list (default resnet50)')
     p.add_argument('--kinds', nargs='+', default=['se', 'cbam', 'eca', 'gc'], help='kinds of the default list')
     p.add_argument('--no-timm', action='store_true', help='leave timm\'s implementations out of the default list')
-    p.add_argument('--modes', nargs='+', default=['infer', 'train'], choices=['infer', 'train', 'compile'],
+    p.add_argument('--modes', nargs='+', default=['infer', 'train'], choices=['infer', 'train', 'compile', 'attn-train'],
                    help='what to time, in this order (default: infer train)')
     p.add_argument('--compile', action='store_true', help='add the compile mode (torch.compile, default mode)')
     p.add_argument('--batch-size', type=_positive, default=8, help='images per call (default 8)')

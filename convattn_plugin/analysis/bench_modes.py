@@ -6,7 +6,11 @@ Modes (every one runs the model alone: no hooks, no synchronisation inside):
 * ``train``: ``zero_grad(set_to_none=True)``, forward, cross-entropy, backward and an SGD
   (momentum 0.9) step; with fp16 autocast a ``GradScaler`` scales the loss;
 * ``compile``: ``infer`` of ``torch.compile(model)`` (default mode); the first call
-  compiles and is timed apart as the warm-up.
+  compiles and is timed apart as the warm-up;
+* ``attn-train``: the model's attention modules alone, each on a random input of the
+  shape it sees in the model (recorded in one forward), forward and backward, in
+  training mode: the training cost of the attention without the rest of the network's
+  time and its noise (a plain model has none: no overhead ratio in this mode).
 
 ``amp`` (``'bf16'`` / ``'fp16'``) wraps forward and loss in ``torch.autocast``;
 ``channels_last`` converts model and input to that memory format.
@@ -26,7 +30,7 @@ from .flops import is_attention_module
 
 __all__ = ['MODES', 'AMP_DTYPES', 'autocast', 'make_call', 'attention_time']
 
-MODES = ('infer', 'train', 'compile')
+MODES = ('infer', 'train', 'compile', 'attn-train')
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
@@ -44,6 +48,8 @@ def make_call(mode: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, dev
     """The callable the timed rounds of ``mode`` run for ``model`` (see the module docstring)."""
     if mode == 'train':
         return _train_step(model, x, y, device, amp)
+    if mode == 'attn-train':
+        return _attention_train_step(model, x, device, amp)
     if mode not in ('infer', 'compile'):
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
     run = torch.compile(model) if mode == 'compile' else model
@@ -66,6 +72,44 @@ def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torc
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
+    return step
+
+
+def _outer_attention_modules(model: nn.Module) -> list[nn.Module]:
+    outer: list[str] = []
+    for name, m in model.named_modules():
+        if name and is_attention_module(m) and not any(name.startswith(o + '.') for o in outer):
+            outer.append(name)
+    return [model.get_submodule(n) for n in outer]
+
+
+def _attention_train_step(model: nn.Module, x: torch.Tensor, device: torch.device,
+                          amp: Optional[str]) -> Callable[[], None]:
+    modules = _outer_attention_modules(model)
+    inputs: dict[int, torch.Tensor] = {}
+
+    def record(mod: nn.Module, args: tuple) -> None:
+        inputs.setdefault(id(mod), args[0].detach().clone())
+    handles = [m.register_forward_pre_hook(record) for m in modules]
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train()
+    gen = torch.Generator(device='cpu').manual_seed(0)
+    work = [(m, inputs[id(m)], torch.randn(inputs[id(m)].shape, generator=gen).to(inputs[id(m)]))
+            for m in modules if id(m) in inputs]
+
+    def step() -> None:
+        for m, xin, grad in work:
+            for p in m.parameters():
+                p.grad = None
+            xin = xin.detach().requires_grad_(True)  # as a block's feature map: it needs a gradient
+            with autocast(device, amp):
+                out = m(xin)
+            out.backward(grad.to(out.dtype))
     return step
 
 

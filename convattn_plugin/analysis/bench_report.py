@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Optional, Sequence
 
 from .atomic_files import atomic_write_text
-from .benchmark import BenchResult, ModeResult
+from .benchmark import BenchResult, ModeResult, paired_overhead
 
 __all__ = ['TRAIN_TARGETS', 'MEMORY_TARGETS', 'format_table', 'target_rows', 'format_targets',
            'write_results', 'read_results']
@@ -89,6 +89,13 @@ def target_rows(results: Sequence[BenchResult]) -> list[dict]:
             row[f'{mode}_ours'], row[f'{mode}_timm'] = a.overhead, b.overhead
             row[f'{mode}_ratio'] = a.overhead / b.overhead if b.overhead > 0 else math.nan
             row[f'{mode}_noisy'] = a.noisy or b.noisy
+        a, b = ours.modes.get('attn-train'), theirs.modes.get('attn-train')
+        if a is not None and b is not None and a.runs_ms and b.runs_ms:
+            paired = paired_overhead(a.runs_ms, b.runs_ms, 1)  # ours / timm's, round by round
+            row.update({'attn-train_ms_ours': a.ms, 'attn-train_ms_timm': b.ms, 'attn-train_ratio': paired.ratio,
+                        'attn-train_noisy': paired.ratio_q1 <= TRAIN_TARGETS.get(ours.kind, 1.0) < paired.ratio_q3})
+            row['attn-train_met'] = _verdict(paired.ratio <= TRAIN_TARGETS.get(ours.kind, 1.0),
+                                             row['attn-train_noisy'])
         if 'train_ratio' in row:
             t = TRAIN_TARGETS.get(ours.kind, 1.0)
             row['train_target'] = t
@@ -124,6 +131,10 @@ def format_targets(rows: Sequence[dict], markdown: bool = False) -> str:
         if mode == 'train':
             add('target', 'train_target', lambda v: f'<= {v}')
             add('met', 'train_met', str)
+    add('attn-train ms ours', 'attn-train_ms_ours', _num)
+    add('attn-train ms timm', 'attn-train_ms_timm', _num)
+    add('attn-train ours / timm', 'attn-train_ratio', lambda v: _num(v, '.2f'))
+    add('attn-train met', 'attn-train_met', str)
     add('extra MB ours', 'mem_ours', _num)
     add('extra MB timm', 'mem_timm', _num)
     add('mem ours / timm', 'mem_ratio', lambda v: _num(v, '.2f'))

@@ -2,7 +2,7 @@
 
 Models are named as :mod:`.model_spec` says (``resnet50``, ``resnet50_cbam``,
 ``resnet50+cbam``, ``resnet50+timm:cbam``); every model's baseline joins the run. The
-modes are :mod:`.bench_modes`' ``infer``, ``train`` and ``compile``.
+modes are :mod:`.bench_modes`' ``infer``, ``train``, ``compile`` and ``attn-train``.
 
 How it measures, per mode:
 
@@ -140,7 +140,7 @@ def run_benchmark(
 
     Args:
         names: Model names (grammar in :mod:`.model_spec`).
-        modes: Any of ``'infer'``, ``'train'``, ``'compile'``, measured one after another.
+        modes: Any of ``'infer'``, ``'train'``, ``'compile'``, ``'attn-train'``, one after another.
         batch_size: Images per call.
         img_size: Input height and width.
         rounds: Timed rounds per mode (each model once per round).
@@ -184,7 +184,11 @@ def run_benchmark(
     for mode in modes:
         times, warm = _time_mode(mode, models, x, y, dev, amp, rounds, warmup, sync, rng, results, progress)
         for k, r in results.items():
-            r.modes[mode] = paired_overhead(times[k], times[r.baseline], batch_size)
+            if mode == 'attn-train':  # no attention in the baseline: nothing to divide by
+                r.modes[mode] = paired_overhead(times[k], times[k], batch_size)
+                r.modes[mode].ratio = r.modes[mode].ratio_q1 = r.modes[mode].ratio_q3 = math.nan
+            else:
+                r.modes[mode] = paired_overhead(times[k], times[r.baseline], batch_size)
             r.modes[mode].warmup_s = warm[k]
         for m in models.values():
             m.eval()
@@ -200,7 +204,7 @@ def _time_mode(mode, models, x, y, dev, amp, rounds, warmup, sync, rng, results,
     """Warm-up (and peak memory for ``train``), then the interleaved rounds; seconds per call."""
     calls, warm = {}, {}
     for k in _progress(list(models), len(models), f'{mode}: warm-up', progress):
-        models[k].train(mode == 'train')
+        models[k].train(mode in ('train', 'attn-train'))
         calls[k] = make_call(mode, models[k], x, y, dev, amp)
         for i in range(max(warmup, 1)):
             sync()
