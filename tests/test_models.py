@@ -78,7 +78,8 @@ def test_every_backbone_and_kind_is_registered():
     assert set(timm.list_models(module='attn_vgg')) == {n for n in expected if n.startswith('vgg')}
     assert all(timm.is_model(n) for n in expected)
     assert 'resnet18_cbam.untrained' in timm.list_models('resnet18_*', include_tags=True)
-    assert timm.list_pretrained('*_cbam') == []  # untrained: no weights to list
+    # untrained names list no weights; the authors' CBAM weights are a tag (models/published_weights)
+    assert timm.list_pretrained('*_cbam') == ['resnet50_cbam.jongchan_in1k']
 
 
 def test_no_timm_name_is_overwritten():

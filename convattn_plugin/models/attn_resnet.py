@@ -20,8 +20,10 @@ allocating one feature map per block; a hook on that BN then sees the gated valu
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
+import torch
+import torch.nn as nn
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from ..layers import list_attentions
@@ -29,7 +31,7 @@ from .attention_factory import build_attention, check_attn_kwargs
 from .family import ModelFamily, register_family_kind
 from .stage_policy import resolve_attn_stages
 
-__all__ = ['RESNET_ARCHS', 'RESNET_FAMILY', 'register_resnet_kind']
+__all__ = ['ATTN_POSITIONS', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d', 'register_resnet_kind']
 
 # The arguments of timm's own resnet18..resnet152 entry points.
 RESNET_ARCHS: dict[str, dict[str, Any]] = {
@@ -40,6 +42,41 @@ RESNET_ARCHS: dict[str, dict[str, Any]] = {
     'resnet152': dict(block=Bottleneck, layers=(3, 8, 36, 3)),
 }
 NUM_STAGES = 4
+# Where attention goes in a chosen stage: every block's ``se`` slot (after the last BN);
+# once on the stage's output (``layer{i}.attn``, BAM's paper placement between stages);
+# every block after ``conv2``, before ``bn2`` (SimAM authors' ImageNet ResNets).
+ATTN_POSITIONS = ('block', 'stage_end', 'before_bn2')
+
+
+class AttnThenBatchNorm2d(nn.BatchNorm2d):
+    """``bn(attn(x))``: a BatchNorm2d whose input first goes through ``attn``.
+
+    It keeps the BN's own state-dict keys (``bn2.weight``, ...); the attention's, if any,
+    are added under ``attn.``, so a plain ResNet's weights still load.
+    """
+
+    def __init__(self, attn: nn.Module, bn: nn.BatchNorm2d) -> None:
+        super().__init__(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats,
+                         device=bn.weight.device if bn.affine else None, dtype=bn.weight.dtype if bn.affine else None)
+        self.load_state_dict(bn.state_dict())
+        self.attn = attn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.BatchNorm2d.forward(self, self.attn(x))
+
+
+def _stage_kwargs(attn_stage_kwargs: Optional[Mapping[int, Mapping[str, Any]]], variant: str) -> dict[int, dict]:
+    """Per-stage options as ``{stage: dict}``; a dict keyed by stage index or a list of 4 dicts."""
+    if attn_stage_kwargs is None:
+        return {}
+    if isinstance(attn_stage_kwargs, Sequence) and not isinstance(attn_stage_kwargs, (str, bytes)):
+        attn_stage_kwargs = dict(enumerate(attn_stage_kwargs))
+    if not isinstance(attn_stage_kwargs, Mapping) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < NUM_STAGES for s in attn_stage_kwargs):
+        raise ValueError(
+            f'{variant}: attn_stage_kwargs must map stage indices 0..{NUM_STAGES - 1} to option dicts '
+            f'(or be a list of {NUM_STAGES} dicts), e.g. {{0: dict(kernel_size=3)}}; got {attn_stage_kwargs!r}')
+    return {s: check_attn_kwargs(o, f'{variant} stage {s}') for s, o in attn_stage_kwargs.items()}
 
 # timm's register_model reads each name's cfg from here; register_family_kind fills it.
 default_cfgs: dict[str, Any] = {}
@@ -50,6 +87,8 @@ def build_attn_resnet(
         attn_stages: Union[int, Sequence[int], None] = None,
         attn_kwargs: Optional[dict[str, Any]] = None,
         variant: str = 'ResNet',
+        attn_stage_kwargs: Optional[Mapping[int, Mapping[str, Any]]] = None,
+        attn_position: str = 'block',
         **kwargs: Any,
 ) -> ResNet:
     """timm's ResNet with ``attn_kind`` in the ``se`` slot of every block of ``attn_stages``.
@@ -64,17 +103,35 @@ def build_attn_resnet(
         attn_stages: Stages 0..3 that get attention; ``None``: all, or 3 for quadratic kinds.
         attn_kwargs: Options of the kind, checked for every stage.
         variant: Model name for error messages.
+        attn_stage_kwargs: Options for single stages over ``attn_kwargs``, ``{stage: dict}``
+            or a list of one dict per stage (e.g. ECA's per-stage kernel sizes).
+        attn_position: ``'block'`` (default), ``'stage_end'`` or ``'before_bn2'``
+            (see :data:`ATTN_POSITIONS`).
         **kwargs: Arguments of timm's ``ResNet``.
     """
     options = check_attn_kwargs(attn_kwargs, variant)
+    per_stage = _stage_kwargs(attn_stage_kwargs, variant)
+    if attn_position not in ATTN_POSITIONS:
+        raise ValueError(f'{variant}: attn_position={attn_position!r} is not one of {ATTN_POSITIONS}')
     stages = resolve_attn_stages(attn_kind, attn_stages, NUM_STAGES, variant)
     model = ResNet(**kwargs)
     options = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype'), **options}
     for s in stages:
         channels = model.feature_info[s + 1]['num_chs']
-        for b, block in enumerate(getattr(model, f'layer{s + 1}')):
+        stage_options = {**options, **per_stage.get(s, {})}
+        layer = getattr(model, f'layer{s + 1}')
+        if attn_position == 'stage_end':  # on the stage's output: layer{i}.attn after its blocks
+            where = f'{variant} after stage {s} (layer{s + 1}.attn, {channels} channels)'
+            layer.add_module('attn', build_attention(attn_kind, channels, where, **stage_options))
+            continue
+        for b, block in enumerate(layer):
+            if attn_position == 'before_bn2':
+                width = block.bn2.num_features
+                where = f'{variant} stage {s} (layer{s + 1}.{b}.bn2.attn, {width} channels)'
+                block.bn2 = AttnThenBatchNorm2d(build_attention(attn_kind, width, where, **stage_options), block.bn2)
+                continue
             where = f'{variant} stage {s} (layer{s + 1}.{b}, {channels} channels)'
-            block.se = build_attention(attn_kind, channels, where, **options)
+            block.se = build_attention(attn_kind, channels, where, **stage_options)
     return model
 
 

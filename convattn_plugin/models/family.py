@@ -62,6 +62,9 @@ class ModelFamily:
         if 'feature_cfg' in build_kwargs:  # a fresh copy: build_model_with_cfg writes into it
             build_kwargs['feature_cfg'] = dict(build_kwargs['feature_cfg'])
         model_args = dict(self.archs[arch], attn_kind=kind)
+        # A tag with published weights fixes the arguments of the authors' architecture.
+        from .published_weights import published_model_kwargs
+        kwargs = published_model_kwargs(variant, pretrained, kwargs)
         return build_model_with_cfg(
             partial(self.build, variant=variant), variant, pretrained, **build_kwargs, **dict(model_args, **kwargs))
 
@@ -135,7 +138,10 @@ def register_family_kind(family: ModelFamily, kind: str, archs: Optional[list[st
         return []
     # timm's register_model reads the cfg from the module's default_cfgs: fill it first.
     cfg = attn_cfg(kind, family.backbone_arxiv, **family.cfg)
-    module.default_cfgs.update(generate_default_cfgs({f'{n}.untrained': dict(cfg) for n in names}))
+    # Tags of published weights first, then `untrained*`: the star keeps untrained the default tag.
+    from .published_weights import published_cfgs
+    cfgs = {**published_cfgs(names), **{f'{n}.untrained*': dict(cfg) for n in names}}
+    module.default_cfgs.update(generate_default_cfgs(cfgs))
     for name, arch in names.items():
         setattr(module, name, register_model(_entrypoint(family, arch, kind)))
     return list(names)

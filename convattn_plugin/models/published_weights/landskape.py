@@ -1,0 +1,47 @@
+"""Triplet attention on ResNet-50, from the paper's authors (github.com/landskape-ai/triplet-attention).
+
+Their ``MODELS/resnet.py`` is the plain-stem ResNet of the CBAM code with ``triplet_attention``
+in every block after the last BN, before the addition (our default placement). The module has
+three Z-pool gates, each ``[max; mean]`` -> k x k conv (no bias) -> BN (momentum 0.01, eps 1e-5)
+-> sigmoid: ``ChannelGateH`` on the (N, H, C, W) rotation (our ``gate_cw``), ``ChannelGateW`` on
+the (N, W, H, C) rotation (``gate_hc``) and ``SpatialGate`` on the input (``gate_hw``); the three
+results are averaged. They publish k = 7 and k = 3 for ResNet-50 (ResNet-18: none published).
+
+Checkpoints: ``{'epoch', 'arch', 'state_dict', 'best_prec1', 'optimizer'}`` of a ``DataParallel``
+model (``module.`` keys).
+"""
+from __future__ import annotations
+
+from .key_rules import rename_keys, unwrap_checkpoint
+from .registry import PublishedWeights, StateDict, register_published
+
+__all__ = ['triplet_to_ours']
+
+REPO = 'https://github.com/landskape-ai/triplet-attention'
+GATES = {'ChannelGateH': 'gate_cw', 'ChannelGateW': 'gate_hc', 'SpatialGate': 'gate_hw'}
+RULES = tuple((rf'(layer\d\.\d+)\.triplet_attention\.{theirs}\.spatial\.(conv|bn)\.(\w+)', rf'\1.se.{ours}.\2.\3')
+              for theirs, ours in GATES.items())
+
+
+def triplet_to_ours(state_dict: StateDict) -> StateDict:
+    """The authors' ResNet+Triplet keys -> ``resnet*_triplet`` keys."""
+    return rename_keys(unwrap_checkpoint(state_dict), RULES)
+
+
+# tag -> (kernel size, top-1, top-5, Google Drive id); the README reports errors, 100 - error here.
+for _tag, (_k, _top1, _top5, _drive) in {
+        'landskape_in1k': (7, 77.48, 93.674, '1ptKswHzVmULGbE3DuX6vMCjEbqwUvGiG'),
+        'landskape_k3_in1k': (3, 76.12, 93.062, '1W6aDE6wVNY9NwgcM7WMx_vRhG2-ZiMur')}.items():
+    register_published(PublishedWeights(
+        model='resnet50_triplet', tag=_tag,
+        model_args=dict(attn_stages=(0, 1, 2, 3), attn_position='block', attn_kwargs=dict(
+            kernel_size=_k, pool_order='max_mean', bn_momentum=0.01, bn_eps=1e-5)),
+        convert=triplet_to_ours,
+        paper='Rotate to Attend: Convolutional Triplet Attention Module (Misra et al., WACV 2021)',
+        arxiv='2010.03045', repo_url=REPO, license='mit',
+        download_url=f'https://drive.google.com/open?id={_drive}',
+        file_name=f'resnet50_triplet_attention_k{_k}.pth.tar', top1=_top1, top5=_top5,
+        reported_in="the authors' README (github.com/landskape-ai/triplet-attention), as 100 - top-1 error",
+        notes=(f'kernel size {_k}; the file name on Google Drive is the authors\' choice: pass your download with '
+               'pretrained_cfg_overlay=dict(file=...)',),
+    ))

@@ -1,0 +1,137 @@
+"""The published weights as timm pretrained tags: cfgs, fixed model arguments, the filter.
+
+* :func:`published_cfgs`: the pretrained cfg of every tag (``url`` / ``hf_hub_id`` empty,
+  ``file`` the authors' file name, looked up in the working directory unless
+  ``pretrained_cfg_overlay=dict(file=...)`` says where it is); the family registers them
+  with its models, so ``timm.list_pretrained('*cbam*')`` lists them.
+* :func:`published_model_kwargs`: called by the family for every build: a published tag
+  fixes the model arguments of the authors' architecture, adds :func:`published_filter_fn`,
+  and, with ``pretrained=True``, fails clearly when the file is not there.
+* :func:`published_filter_fn`: timm's ``pretrained_filter_fn``. timm 1.0.31 reads the file
+  with ``torch.load(weights_only=True)`` (``timm.models.load_state_dict``), takes
+  ``state_dict`` out of the wrapper and strips ``module.``; the filter converts the authors'
+  keys and refuses a file of another architecture or depth, listing every key.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Iterable, Mapping, Optional
+
+import torch
+import torch.nn as nn
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+
+from ..pretrained import diff_state_dict
+from .registry import PUBLISHED, PublishedWeights, StateDict
+
+__all__ = ['PublishedWeightsMismatchError', 'check_converted', 'published_cfg', 'published_cfgs',
+           'published_filter_fn', 'published_model_kwargs']
+
+
+class PublishedWeightsMismatchError(ValueError):
+    """A file that is not the architecture (or depth) a published tag builds."""
+
+
+def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
+    """The timm pretrained cfg of one tag."""
+    return {
+        'url': '', 'hf_hub_id': None, 'file': entry.file_name,
+        'num_classes': 1000, 'input_size': (3, 224, 224), 'pool_size': (7, 7),
+        'crop_pct': 0.875, 'interpolation': 'bilinear',
+        'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD,
+        'first_conv': 'conv1', 'classifier': 'fc',
+        'license': entry.license, 'origin_url': entry.repo_url, 'paper_name': entry.paper,
+        'paper_ids': tuple(f'arXiv:{p}' for p in ('1512.03385', entry.arxiv) if p),
+        'description': f"{entry.model} with the authors' weights: {entry.reported}",
+        'notes': (f'download {entry.file_name} from {entry.download_url}, then '
+                  f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH))",
+                  *entry.notes),
+        **entry.cfg,
+    }
+
+
+def published_cfgs(names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{'model.tag': cfg}`` of the published tags of the given model names."""
+    names = set(names)
+    return {e.name: published_cfg(e) for e in PUBLISHED.values() if e.model in names}
+
+
+def _requested_tag(variant: str, pretrained_cfg: Any) -> Optional[str]:
+    """The tag ``create_model`` asked for: ``name.tag`` arrives as ``pretrained_cfg='tag'``."""
+    if isinstance(pretrained_cfg, str):
+        return pretrained_cfg
+    cfg = pretrained_cfg.to_dict() if hasattr(pretrained_cfg, 'to_dict') else pretrained_cfg
+    if isinstance(cfg, Mapping) and cfg.get('architecture') in (None, variant):
+        return cfg.get('tag')
+    return None
+
+
+def _check_file(entry: PublishedWeights, kwargs: Mapping[str, Any]) -> None:
+    overlay = kwargs.get('pretrained_cfg_overlay') or {}
+    if overlay.get('url') or overlay.get('hf_hub_id') or overlay.get('state_dict') is not None:
+        return
+    path = overlay.get('file') or entry.file_name
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{entry.name}: no weights file at {str(path)!r}. The authors publish {entry.file_name} at "
+            f"{entry.download_url} ({entry.repo_url}); download it and pass its path: "
+            f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH)). "
+            'The file is loaded as downloaded (torch.load with weights_only=True).')
+
+
+def published_model_kwargs(variant: str, pretrained: bool, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the fixed model arguments of a published tag (unchanged for other tags).
+
+    Raises:
+        ValueError: A user argument that conflicts with the authors' architecture.
+        FileNotFoundError: ``pretrained=True`` and no file where the cfg points.
+    """
+    tag = _requested_tag(variant, kwargs.get('pretrained_cfg'))
+    entry = PUBLISHED.get(f'{variant}.{tag}') if tag else None
+    if entry is None:
+        return dict(kwargs)
+    out = dict(kwargs)
+    for key, value in entry.model_args.items():
+        if key in out and out[key] != value:
+            raise ValueError(
+                f"{entry.name}: {key}={out[key]!r} conflicts with the authors' architecture this tag builds "
+                f'({key}={value!r}); leave it out, or use {variant!r} without the tag for other options')
+        out[key] = copy.deepcopy(value)
+    out.setdefault('pretrained_filter_fn', published_filter_fn)
+    if pretrained:
+        _check_file(entry, out)
+    return out
+
+
+def check_converted(entry: PublishedWeights, model: nn.Module, state_dict: StateDict,
+                    skip_classifier: bool = False) -> None:
+    """Raise :class:`PublishedWeightsMismatchError`, listing every key, unless ``state_dict`` fits ``model``.
+
+    Args:
+        skip_classifier: Allow another shape for the classifier (a model with other ``num_classes``).
+    """
+    report = diff_state_dict(model.state_dict(), state_dict)
+    mismatched = [k for k in report.mismatched_keys if not (skip_classifier and k.startswith('fc.'))]
+    if report.missing_keys or report.unexpected_keys or mismatched:
+        own, theirs = model.state_dict(), state_dict
+        lines = [f'  missing (model has, file lacks): {k}' for k in report.missing_keys]
+        lines += [f'  unexpected (file has, model lacks): {k}' for k in report.unexpected_keys]
+        lines += [f'  shape: {k}: model {tuple(own[k].shape)}, file {tuple(theirs[k].shape)}' for k in mismatched]
+        raise PublishedWeightsMismatchError(
+            f"{entry.name}: the file is not the authors' {entry.model} this tag loads (another depth or "
+            f'architecture?): {len(report.missing_keys)} missing, {len(report.unexpected_keys)} unexpected, '
+            f'{len(mismatched)} with another shape (keys after conversion):\n' + '\n'.join(lines))
+
+
+def published_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
+    """timm ``pretrained_filter_fn``: the authors' state dict -> ours, checked key by key."""
+    cfg = getattr(model, 'pretrained_cfg', None) or {}
+    name = f"{cfg.get('architecture')}.{cfg.get('tag')}"
+    entry = PUBLISHED.get(name)
+    if entry is None:
+        raise ValueError(f'{name}: not a tag with published weights; known: {", ".join(sorted(PUBLISHED))}')
+    converted = entry.convert(state_dict)
+    num_classes = getattr(model, 'num_classes', 1000)
+    check_converted(entry, model, converted, skip_classifier=num_classes != cfg.get('num_classes', 1000))
+    return {k: v.to(torch.get_default_dtype()) if v.is_floating_point() else v for k, v in converted.items()}

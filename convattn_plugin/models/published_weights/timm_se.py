@@ -1,0 +1,34 @@
+"""SE on ResNet-50 from timm's own ``seresnet50.a1_in1k`` weights (ResNet strikes back, A1 recipe).
+
+timm's ``seresnet50`` is the same ``ResNet`` class as our ``resnet50_se``, with its
+``SEModule`` in the ``se`` slot of every block: ``fc1`` (1x1 conv, bias) -> ReLU -> ``fc2``
+-> sigmoid on the average-pooled map, width ``C / 16`` (rounded to a multiple of 8: equal to
+ours at every ResNet width). Its keys are ours; the file is a plain state dict (timm's release
+``seresnet50_a1_0-ffa00869.pth`` or the Hub's ``model.safetensors``). Preprocessing is the
+A1 recipe's: bicubic, crop 0.95, tested at 288 px.
+"""
+from __future__ import annotations
+
+from .key_rules import unwrap_checkpoint
+from .registry import PublishedWeights, StateDict, register_published
+
+__all__ = ['timm_se_to_ours']
+
+
+def timm_se_to_ours(state_dict: StateDict) -> StateDict:
+    """timm's ``seresnet50`` keys are ``resnet50_se``'s: only a wrapper or ``module.`` is removed."""
+    return unwrap_checkpoint(state_dict)
+
+
+register_published(PublishedWeights(
+    model='resnet50_se', tag='timm_a1_in1k',
+    model_args=dict(attn_stages=(0, 1, 2, 3), attn_position='block', attn_kwargs=dict(rd_ratio=1 / 16)),
+    convert=timm_se_to_ours,
+    paper='Squeeze-and-Excitation Networks (Hu et al., CVPR 2018); ResNet strikes back (Wightman et al., 2021)',
+    arxiv='1709.01507', repo_url='https://github.com/huggingface/pytorch-image-models', license='apache-2.0',
+    download_url='https://huggingface.co/timm/seresnet50.a1_in1k',
+    file_name='model.safetensors', top1=None,
+    reported_in="timm's results table (results/results-imagenet.csv, row seresnet50.a1_in1k)",
+    cfg=dict(interpolation='bicubic', crop_pct=0.95, test_input_size=(3, 288, 288), test_crop_pct=1.0),
+    notes=('weights trained by timm (Ross Wightman) with the ResNet strikes back A1 recipe, arXiv:2110.00476',),
+))
