@@ -179,11 +179,12 @@ def run_leaderboard(data: str = 'digits', kinds: Optional[Sequence[str]] = None,
                f'{len(runs)} runs: {wall / 60:.1f} min of wall time and {cpu / 60:.1f} min of CPU time in all '
                '(one process each; on a shared machine the CPU time is the better guide to an idle one)',
                'Δ top-1: paired difference to the baseline over the seeds (percentage points), with its 95 % '
-               "t interval; reading: 'better'/'worse' when the interval excludes 0",
-               'cost columns: measured in this session on the untrained models at the recipe input size; '
-               'latency per image of a batch of 32 ('
-               + ('CPU time of one thread' if costs and costs[BASELINE].clock == 'cpu' else 'wall time')
-               + '), median of paired per-round ratios to the baseline, IQR in brackets'])
+               "t interval; reading: 'better'/'worse' when the interval excludes 0"])
+    if costs is not None:
+        meta['notes'].append(
+            'cost columns: measured in this session on the untrained models at the recipe input size; latency per '
+            f'image of a batch of 32 ({"CPU time of one thread" if costs[BASELINE].clock == "cpu" else "wall time"}), '
+            'median of paired per-round ratios to the baseline, IQR in brackets')
     paths = write_reports(os.path.join(work_dir, 'leaderboard'), rows, runs, meta)
     if costs is not None:
         paths['png'] = plot_pareto(rows, os.path.join(work_dir, 'leaderboard.png'),
