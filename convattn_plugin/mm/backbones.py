@@ -14,6 +14,7 @@ from typing import Optional, Sequence, Union
 import timm
 import torch
 import torch.nn as nn
+from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -39,7 +40,8 @@ def timm_model_name(arch: str, attention: Optional[str]) -> str:
 
 def _create_timm_model(arch: str, attention: Optional[str], attn_kwargs: Optional[dict],
                        attn_stages: Optional[Sequence[int]], timm_kwargs: Optional[dict]) -> nn.Module:
-    kwargs = dict(timm_kwargs or {})
+    # Plain dicts all the way down: nested ConfigDicts would reach timm's model args (config.json).
+    kwargs = ConfigDict(timm_kwargs or {}).to_dict()
     kwargs.setdefault('num_classes', 0)
     name = timm_model_name(arch, attention)
     if attention is None:

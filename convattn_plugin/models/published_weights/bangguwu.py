@@ -43,7 +43,7 @@ for _depth, (_ks, _top1, _top5, _drive) in ECA_KERNEL_SIZES.items():
     register_published(PublishedWeights(
         model=f'resnet{_depth}_eca', tag='bangguwu_in1k',
         model_args=dict(attn_stages=(0, 1, 2, 3), attn_position='block',
-                        attn_stage_kwargs={s: dict(kernel_size=k) for s, k in enumerate(_ks)}),
+                        attn_stage_kwargs=[dict(kernel_size=k) for k in _ks]),
         convert=eca_to_ours,
         paper='ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks (Wang et al., CVPR 2020)',
         arxiv='1910.03151', repo_url=REPO, license='mit',

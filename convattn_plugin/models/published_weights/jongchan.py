@@ -54,7 +54,8 @@ def _bam_rules(num_dilated_convs: int = 2) -> list[tuple[str, str]]:
     ]
     for i in range(num_dilated_convs):
         rules += [
-            (rf'bam(\d)\.spatial_att\.gate_s\.gate_s_conv_di_{i}\.(\w+)', rf'layer\1.attn.spatial_branch.{3 + 3 * i}.\2'),
+            (rf'bam(\d)\.spatial_att\.gate_s\.gate_s_conv_di_{i}\.(\w+)',
+             rf'layer\1.attn.spatial_branch.{3 + 3 * i}.\2'),
             (rf'bam(\d)\.spatial_att\.gate_s\.gate_s_bn_di_{i}\.(\w+)', rf'layer\1.attn.spatial_branch.{4 + 3 * i}.\2'),
         ]
     return rules

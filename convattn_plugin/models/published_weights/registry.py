@@ -86,7 +86,8 @@ def get_published(name: str) -> PublishedWeights:
     try:
         return PUBLISHED[name]
     except KeyError:
-        raise ValueError(f'{name!r} is not a tag with published weights; known: {", ".join(sorted(PUBLISHED))}') from None
+        known = ', '.join(sorted(PUBLISHED))
+        raise ValueError(f'{name!r} is not a tag with published weights; known: {known}') from None
 
 
 def list_published(model: str = '') -> list[str]:

@@ -34,7 +34,8 @@ for _depth, (_top1, _top5) in REPORTED.items():
         model=f'resnet{_depth}_simam', tag='zjjconan_in1k',
         model_args=dict(attn_stages=(0, 1, 2, 3), attn_position='before_bn2', attn_kwargs=dict(e_lambda=0.1)),
         convert=simam_to_ours,
-        paper='SimAM: A Simple, Parameter-Free Attention Module for Convolutional Neural Networks (Yang et al., ICML 2021)',
+        paper=('SimAM: A Simple, Parameter-Free Attention Module for Convolutional Neural Networks '
+               '(Yang et al., ICML 2021)'),
         arxiv='', repo_url=REPO, license='unknown', download_url=DRIVE,
         file_name=f'imagenet-resnet{_depth}-simam-param0.1.pth.tar',
         top1=_top1, top5=_top5, reported_in="the authors' README (github.com/ZjjConan/SimAM)",

@@ -1,0 +1,22 @@
+# resnet18_eca with the authors' ImageNet weights: the architecture of timm's resnet18_eca.bangguwu_in1k.
+# Weights: eca_resnet18_k3577.pth.tar
+#   from https://drive.google.com/open?id=1LMRFRTyzVifGBi2MUpTuYEWW44S8mwyl
+# Convert: python tools/convert_published.py resnet18_eca.bangguwu_in1k \
+#   eca_resnet18_k3577.pth.tar work_dirs/resnet18-eca_bangguwu_in1k
+# Expected: top-1 70.92% as reported in
+#   the authors' README (github.com/BangguWu/ECANet) (not measured here).
+_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='ConvAttnResNet',
+        depth=18,
+        attention='eca',
+        attn_stages=(0, 1, 2, 3),
+        timm_kwargs=dict(
+            attn_position='block',
+            # kernel size per stage, as in the authors' file name (eca_resnet18_k3577)
+            attn_stage_kwargs=[dict(kernel_size=3), dict(kernel_size=5), dict(kernel_size=7), dict(kernel_size=7)]),
+        out_indices=(3, )),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000, in_channels=512, topk=(1, 5)))

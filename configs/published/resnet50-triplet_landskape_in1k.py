@@ -1,0 +1,20 @@
+# resnet50_triplet with the authors' ImageNet weights: the architecture of timm's resnet50_triplet.landskape_in1k.
+# Weights: resnet50_triplet_attention_k7.pth.tar
+#   from https://drive.google.com/open?id=1ptKswHzVmULGbE3DuX6vMCjEbqwUvGiG
+# Convert: python tools/convert_published.py resnet50_triplet.landskape_in1k \
+#   resnet50_triplet_attention_k7.pth.tar work_dirs/resnet50-triplet_landskape_in1k
+# Expected: top-1 77.48% as reported in
+#   the authors' README (github.com/landskape-ai/triplet-attention), as 100 - top-1 error (not measured here).
+_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='ConvAttnResNet',
+        depth=50,
+        attention='triplet',
+        attn_stages=(0, 1, 2, 3),
+        attn_kwargs=dict(kernel_size=7, pool_order='max_mean', bn_momentum=0.01, bn_eps=1e-05),
+        timm_kwargs=dict(attn_position='block'),
+        out_indices=(3, )),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000, in_channels=2048, topk=(1, 5)))
