@@ -1,7 +1,7 @@
 """The ``{backbone}_{kind}`` timm models: registry, timm's machinery, placement, bad input.
 
-Every registered name gets the cheap checks at 64 px. ``torch.compile`` and ONNX run on
-one representative per family, and on every name with ``-m exhaustive``.
+Every registered name gets the cheap checks at 64 px. ``torch.compile`` and ONNX are in
+``test_timm_compile_onnx.py``; timm's own model checks in ``test_timm_native.py``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from convattn_plugin.models import (
 from convattn_plugin.models.attn_resnet import RESNET_FAMILY
 
 ALL_MODELS = list_attn_models()
-REPRESENTATIVES = ['resnet18_cbam', 'vgg11_bn_dualattn']  # one per family; dualattn covers SDPA export
 IMG, BATCH, NUM_CLASSES = 64, 2, 3
 
 
@@ -261,67 +260,7 @@ def test_bad_attention_options_fail_at_construction(name, kwargs, match):
 
 
 # ---------------------------------------------------------------------------------------------
-# Expensive checks: one representative per family, every name with -m exhaustive
-
-def _compile_matches_eager(name):
-    # Dynamo caches per code object (Bottleneck.forward, ...) across model instances; a fresh
-    # cache keeps many compiled models in one session under its recompile limit.
-    torch.compiler.reset()
-    model = _create(name).eval()
-    _randomise_zero_params(model)
-    x = torch.randn(BATCH, 3, IMG, IMG)
-    with torch.no_grad():
-        expected = model(x)
-        # aot_eager traces the full graph (fullgraph=True: no graph break allowed) without
-        # the minute of C++ codegen inductor needs per model on these CPUs.
-        out = torch.compile(model, fullgraph=True, backend='aot_eager')(x)
-    torch.testing.assert_close(out, expected)
-
-
-def _onnx_matches_eager(name, path):
-    ort = pytest.importorskip('onnxruntime')
-    model = _create(name).eval()
-    _randomise_zero_params(model)
-    x = torch.randn(BATCH, 3, IMG, IMG)
-    with torch.no_grad():
-        expected = model(x).numpy()
-    torch.onnx.export(model, (x,), str(path), dynamo=True)
-    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
-    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    assert abs(out - expected).max() < 1e-4 * max(1.0, abs(expected).max())
-
-
-@pytest.mark.parametrize('name', REPRESENTATIVES)
-def test_compile(name):
-    _compile_matches_eager(name)
-
-
-@pytest.mark.parametrize('name', REPRESENTATIVES)
-def test_onnx_export(name, tmp_path):
-    _onnx_matches_eager(name, tmp_path / f'{name}.onnx')
-
-
-@pytest.mark.exhaustive
-@pytest.mark.parametrize('name', ALL_MODELS)
-def test_compile_exhaustive(name):
-    _compile_matches_eager(name)
-
-
-@pytest.mark.exhaustive
-@pytest.mark.parametrize('name', ALL_MODELS)
-def test_onnx_export_exhaustive(name, tmp_path):
-    _onnx_matches_eager(name, tmp_path / f'{name}.onnx')
-
-
-@pytest.mark.exhaustive
-@pytest.mark.parametrize('name', REPRESENTATIVES)
-def test_compile_inductor(name):
-    torch.compiler.reset()
-    model = _create(name).eval()
-    x = torch.randn(BATCH, 3, IMG, IMG)
-    with torch.no_grad():
-        torch.testing.assert_close(torch.compile(model, fullgraph=True)(x), model(x), rtol=1e-4, atol=1e-4)
-
+# Gating in place, VGG head
 
 def test_forward_hook_keeps_what_the_bn_computed():
     """Gates are out of place by default: a hook on a block's last BN keeps that BN's output."""
