@@ -26,6 +26,11 @@ cd "$(dirname "$0")/.."
 OUT=${1:-outputs/gpu_check}
 mkdir -p "$OUT"
 PY=${PYTHON:-python}
+if ! "$PY" -c 'import torch, convattn_plugin' 2>/dev/null; then
+  echo "gpu_check: '$PY' cannot import torch and convattn_plugin: activate the project's virtual" \
+       "environment (source .venv/bin/activate) or set PYTHON=/path/to/python" >&2
+  exit 2
+fi
 status=0
 skipped=()
 
