@@ -101,11 +101,11 @@ def _output_probe(model: nn.Module, name: str, module: nn.Module) -> Optional[tu
     """A probe on the output of ``module``; ``None`` when that needs renaming its parameters."""
     blocks = getattr(module, 'blocks', None)
     if not isinstance(module, nn.Sequential) and isinstance(blocks, nn.Sequential) \
-            and list(module._modules)[-1] == 'blocks':
+            and [n for n, _ in module.named_children()][-1] == 'blocks':
         # A stage that ends with its blocks (timm's ConvNeXtStage): their output is the stage's.
         name, module = f'{name}.blocks', blocks
     if isinstance(module, nn.Sequential):
-        if 'attn' in module._modules:
+        if 'attn' in dict(module.named_children()):
             raise ValueError(f'position {name!r} already has attention (child `attn`)')
         module.add_module('attn', _ChannelProbe(f'{name}.attn'))  # runs last; keeps the indices
         return f'{name}.attn', lambda: delattr(module, 'attn')
