@@ -51,3 +51,22 @@ def test_stage_kwargs_as_dict_or_list():
 def test_bad_placement_options_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         timm.create_model('resnet18_eca', **kwargs)
+
+
+@pytest.mark.parametrize('kind, stage_ends, block_stages', [
+    ('bam', ['layer1', 'layer2', 'layer3'], []),
+    ('gc', [], [1, 2, 3]),
+    ('nonlocal', ['layer3'], []),
+    ('dualattn', ['layer4'], []),
+    ('cbam', [], [0, 1, 2, 3]),
+])
+def test_paper_position_follows_each_paper(kind, stage_ends, block_stages):
+    model = timm.create_model(f'resnet18_{kind}', attn_position='paper')
+    assert [n for n in ('layer1', 'layer2', 'layer3', 'layer4') if hasattr(model.get_submodule(n), 'attn')] \
+        == stage_ends
+    assert [s for s in range(4) if getattr(model.get_submodule(f'layer{s + 1}')[0], 'se', None)] == block_stages
+
+
+def test_paper_position_puts_simam_before_bn2():
+    model = timm.create_model('resnet18_simam', attn_position='paper')
+    assert all(hasattr(b.bn2, 'attn') and b.se is None for s in range(1, 5) for b in model.get_submodule(f'layer{s}'))

@@ -31,7 +31,7 @@ from .attention_factory import build_attention, check_attn_kwargs
 from .family import ModelFamily, register_family_kind
 from .stage_policy import resolve_attn_stages
 
-__all__ = ['ATTN_POSITIONS', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d', 'register_resnet_kind']
+__all__ = ['ATTN_POSITIONS', 'PAPER_PLACEMENT', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d', 'register_resnet_kind']
 
 # The arguments of timm's own resnet18..resnet152 entry points.
 RESNET_ARCHS: dict[str, dict[str, Any]] = {
@@ -45,7 +45,16 @@ NUM_STAGES = 4
 # Where attention goes in a chosen stage: every block's ``se`` slot (after the last BN);
 # once on the stage's output (``layer{i}.attn``, BAM's paper placement between stages);
 # every block after ``conv2``, before ``bn2`` (SimAM authors' ImageNet ResNets).
-ATTN_POSITIONS = ('block', 'stage_end', 'before_bn2')
+# 'paper': each kind where its paper (or the authors' ImageNet code) puts it in a ResNet,
+# from PAPER_PLACEMENT; kinds not listed there go in every block ('block').
+ATTN_POSITIONS = ('block', 'stage_end', 'before_bn2', 'paper')
+PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
+    'bam': ('stage_end', (0, 1, 2)),     # between stages: on the outputs of layer1..layer3
+    'simam': ('before_bn2', None),       # the authors' ResNets: after conv2, before bn2
+    'gc': ('block', (1, 2, 3)),          # GCNet: every block of c3-c5
+    'nonlocal': ('stage_end', (2,)),     # one non-local block in res4 (layer3)
+    'dualattn': ('stage_end', (3,)),     # DANet: once, on the backbone's output
+}
 
 
 class AttnThenBatchNorm2d(nn.BatchNorm2d):
@@ -105,14 +114,17 @@ def build_attn_resnet(
         variant: Model name for error messages.
         attn_stage_kwargs: Options for single stages over ``attn_kwargs``, ``{stage: dict}``
             or a list of one dict per stage (e.g. ECA's per-stage kernel sizes).
-        attn_position: ``'block'`` (default), ``'stage_end'`` or ``'before_bn2'``
-            (see :data:`ATTN_POSITIONS`).
+        attn_position: ``'block'`` (default), ``'stage_end'``, ``'before_bn2'`` or ``'paper'``
+            (the kind's paper placement, :data:`PAPER_PLACEMENT`; ``attn_stages`` still overrides).
         **kwargs: Arguments of timm's ``ResNet``.
     """
     options = check_attn_kwargs(attn_kwargs, variant)
     per_stage = _stage_kwargs(attn_stage_kwargs, variant)
     if attn_position not in ATTN_POSITIONS:
         raise ValueError(f'{variant}: attn_position={attn_position!r} is not one of {ATTN_POSITIONS}')
+    if attn_position == 'paper':
+        attn_position, paper_stages = PAPER_PLACEMENT.get(attn_kind, ('block', None))
+        attn_stages = paper_stages if attn_stages is None else attn_stages
     stages = resolve_attn_stages(attn_kind, attn_stages, NUM_STAGES, variant)
     model = ResNet(**kwargs)
     options = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype'), **options}
