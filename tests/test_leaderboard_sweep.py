@@ -126,3 +126,20 @@ def test_gpu_profile_builds_its_config_and_needs_cuda(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(RuntimeError, match='profile gpu needs a CUDA GPU.*use --profile cpu'):
         check_profile_device('gpu')
+
+
+@pytest.mark.parametrize('data', ['digits', 'fashion-mnist'])
+@pytest.mark.parametrize('profile', ['cpu', 'gpu'])
+def test_every_recipe_builds_a_ten_class_model_at_its_input_shape(tmp_path, data, profile, one_thread):
+    import torch
+    from mmpretrain.registry import MODELS
+
+    import convattn_plugin.mm  # noqa: F401
+    from convattn_plugin.leaderboard.recipes import run_config
+
+    cfg = run_config(data, profile, 'eca', 0, str(tmp_path))
+    assert cfg.val_dataloader is None and cfg.test_dataloader.dataset.split == 'test'
+    model = MODELS.build(cfg.model).eval()
+    with torch.no_grad():
+        logits = model(torch.randn(2, *cfg.input_shape), mode='tensor')
+    assert tuple(logits.shape) == (2, 10)
