@@ -157,7 +157,7 @@ def test_missing_sklearn_names_the_extra(monkeypatch):
     from convattn_plugin.analysis import attention_plot
     monkeypatch.setitem(sys.modules, 'sklearn', None)            # as if not installed
     monkeypatch.setitem(sys.modules, 'sklearn.datasets', None)
-    with pytest.raises(ImportError, match=r'pip install "convattn_plugin\[tools\]"'):
+    with pytest.raises(ImportError, match=r"needs the package 'scikit-learn'.*pip install \"convattn_plugin\[tools\]\""):
         attention_plot.load_image(None, 32)
 
 
@@ -199,3 +199,21 @@ def _png(tmp_path) -> Path:
     path = tmp_path / 'digit.png'
     Image.fromarray((torch.rand(40, 48, 3) * 255).byte().numpy()).save(path)
     return path
+
+
+def test_timm_only_install_draws_a_state_dict(tmp_path):
+    """Without the mm extra (mmengine, mmpretrain) and without scikit-learn, a state dict still draws."""
+    pytest.importorskip('matplotlib')
+    import convattn_plugin  # noqa: F401
+    weights, image, out = tmp_path / 'w.pth', _png(tmp_path), tmp_path / 'v.png'
+    torch.save(timm.create_model('resnet18_se', num_classes=10).state_dict(), weights)
+    code = ('import sys\n'
+            'for m in ("mmengine", "mmpretrain", "mmcv", "sklearn"):\n    sys.modules[m] = None\n'
+            f'sys.path.insert(0, {str(ROOT / "tools")!r})\n'
+            'import vis_attention\n'
+            f'sys.exit(vis_attention.main(["--model", "resnet18_se", "--num-classes", "10", "--checkpoint", '
+            f'{str(weights)!r}, "--image", {str(image)!r}, "--img-size", "64", "--no-cam", "--out", {str(out)!r}]))')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env={**__import__('os').environ, 'OMP_NUM_THREADS': '1'})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f'8 attention modules, 8 maps (0 spatial, 8 channel); wrote {out}'

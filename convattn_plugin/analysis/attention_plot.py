@@ -18,7 +18,9 @@ __all__ = ['load_image', 'to_input', 'plot_attention', 'missing_extra']
 
 def missing_extra(error: ImportError, what: str) -> ImportError:
     """An ImportError that names the extra to install, for a package of the ``tools`` extra."""
-    return ImportError(f'{what} needs the package {error.name!r}, which is not installed: '
+    module = (error.name or '').split('.')[0]
+    package = {'sklearn': 'scikit-learn', 'pytorch_grad_cam': 'grad-cam'}.get(module, module)
+    return ImportError(f'{what} needs the package {package!r}, which is not installed: '
                        f'pip install "convattn_plugin[tools]" (matplotlib, scikit-learn, grad-cam)')
 
 

@@ -78,7 +78,7 @@ def _weights_file(path: Path, model: str, config: Optional[str], num_classes: in
     import timm
 
     from ..checkpoint import load_weights
-    from ..release.keys import ArchitectureMismatchError, check_state_dict
+    from ..models.pretrained import diff_state_dict
 
     try:
         from ..mm.checkpoint_compat import allow_mmengine_checkpoints
@@ -92,12 +92,12 @@ def _weights_file(path: Path, model: str, config: Optional[str], num_classes: in
     if any(k.startswith(('backbone.', 'head.')) for k in state_dict):
         return _mm_training_checkpoint(path, obj, config)
     net = build_model(parse_model(model), num_classes=num_classes)
-    try:
-        check_state_dict(net.state_dict(), state_dict, path.name, model)
-    except ArchitectureMismatchError as e:
-        raise WeightsError(f'--checkpoint {path}: not weights of --model {model} '
-                           f'({e.args[0].splitlines()[0].split("(", 1)[-1].rstrip(")")}); give the --model it '
-                           'was trained as, or a release folder / training checkpoint with --config') from None
+    report = diff_state_dict(net.state_dict(), state_dict)
+    if report.missing_keys or report.unexpected_keys or report.mismatched_keys:
+        raise WeightsError(f'--checkpoint {path}: not weights of --model {model} ({len(report.missing_keys)} missing, '
+                           f'{len(report.unexpected_keys)} unexpected, {len(report.mismatched_keys)} shape-mismatched '
+                           'keys); give the --model it was trained as, or a release folder / training checkpoint '
+                           'with --config')
     net.load_state_dict(state_dict)
     return net.eval(), timm.data.resolve_data_config({}, model=net), f'weights {path.name}'
 
