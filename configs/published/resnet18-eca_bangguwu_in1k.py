@@ -5,7 +5,10 @@
 #   eca_resnet18_k3577.pth.tar work_dirs/resnet18-eca_bangguwu_in1k
 # Expected: top-1 70.92% as reported in
 #   the authors' README (github.com/BangguWu/ECANet) (not measured here).
-_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/imagenet_bs32.py', '../_base_/schedules/imagenet_bs256_coslr_warmup.py',
+    '../_base_/default_runtime.py'
+]
 model = dict(
     type='ImageClassifier',
     backbone=dict(

@@ -5,7 +5,10 @@
 #   imagenet-resnet18-simam-param0.1.pth.tar work_dirs/resnet18-simam_zjjconan_in1k
 # Expected: top-1 71.31% as reported in
 #   the authors' README (github.com/ZjjConan/SimAM) (not measured here).
-_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/imagenet_bs32.py', '../_base_/schedules/imagenet_bs256_coslr_warmup.py',
+    '../_base_/default_runtime.py'
+]
 model = dict(
     type='ImageClassifier',
     backbone=dict(

@@ -5,7 +5,10 @@
 #   RESNET50_IMAGENET_BAM_best.pth.tar work_dirs/resnet50-bam_jongchan_in1k
 # Expected: top-1 76.86% as reported in
 #   the authors' README (github.com/Jongchan/attention-module) (not measured here).
-_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/imagenet_bs32.py', '../_base_/schedules/imagenet_bs256_coslr_warmup.py',
+    '../_base_/default_runtime.py'
+]
 model = dict(
     type='ImageClassifier',
     backbone=dict(

@@ -5,7 +5,10 @@
 #   RESNET50_CBAM_new_name_wrap.pth work_dirs/resnet50-cbam_jongchan_in1k
 # Expected: top-1 77.62% as reported in
 #   the authors' README (github.com/Jongchan/attention-module) (not measured here).
-_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/imagenet_bs32.py', '../_base_/schedules/imagenet_bs256_coslr_warmup.py',
+    '../_base_/default_runtime.py'
+]
 model = dict(
     type='ImageClassifier',
     backbone=dict(

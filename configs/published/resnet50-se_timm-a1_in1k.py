@@ -5,7 +5,10 @@
 #   model.safetensors work_dirs/resnet50-se_timm-a1_in1k
 # Expected: top-1 81.10% as reported in
 #   timm's results table (results/results-imagenet.csv: 288 px, crop 1.0, bicubic) (not measured here).
-_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/imagenet_bs32.py', '../_base_/schedules/imagenet_bs256_coslr_warmup.py',
+    '../_base_/default_runtime.py'
+]
 model = dict(
     type='ImageClassifier',
     backbone=dict(

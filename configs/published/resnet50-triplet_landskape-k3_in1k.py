@@ -5,7 +5,10 @@
 #   resnet50_triplet_attention_k3.pth.tar work_dirs/resnet50-triplet_landskape-k3_in1k
 # Expected: top-1 76.12% as reported in
 #   the authors' README (github.com/landskape-ai/triplet-attention), as 100 - top-1 error (not measured here).
-_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/imagenet_bs32.py', '../_base_/schedules/imagenet_bs256_coslr_warmup.py',
+    '../_base_/default_runtime.py'
+]
 model = dict(
     type='ImageClassifier',
     backbone=dict(

@@ -34,15 +34,10 @@ def test_every_tag_has_a_config_with_its_architecture():
         assert backbone['timm_kwargs'] == args, entry.name
 
 
-@pytest.mark.parametrize('name, depth, attn, options', [
-    ('resnet18_eca.bangguwu_in1k', 18, 'eca', (3, 5, 7, 7)),
-    ('resnet18_simam.zjjconan_in1k', 18, 'simam', (0.1,) * 4),
-])
-def test_converted_release_loads_strictly_in_mmpretrain_with_timm_logits(name, depth, attn, options, tmp_path,
-                                                                         one_thread):
+def test_converted_release_loads_strictly_in_mmpretrain_with_timm_logits(tmp_path, one_thread):
+    name = 'resnet18_eca.bangguwu_in1k'  # per-stage kernel sizes: nested options through both frameworks
     torch.manual_seed(0)
-    authors = save_like_authors(randomize_(authors_resnet(depth, attn, options)), tmp_path / 'authors.pth.tar',
-                                best_key='best_acc' if attn == 'simam' else 'best_prec1')
+    authors = save_like_authors(randomize_(authors_resnet(18, 'eca', (3, 5, 7, 7))), tmp_path / 'authors.pth.tar')
     release = convert_published(name, authors, tmp_path / 'release', date='20260101')
     entry = PUBLISHED[name]
     assert hash_in_name(release.checkpoint) is not None
@@ -77,3 +72,32 @@ def test_tool_lists_tags_and_answers_help():
     help_text = subprocess.run([sys.executable, str(REPO / 'tools/convert_published.py'), '--help'],
                                capture_output=True, text=True, check=True).stdout
     assert 'AUTHORS_FILE' in help_text
+
+
+def _tiny_imagenet_val(root: Path, n: int = 4) -> Path:
+    """mmpretrain's ImageNet layout (``val/`` + ``meta/val.txt``) with a few random images."""
+    from PIL import Image
+    (root / 'val').mkdir(parents=True)
+    (root / 'meta').mkdir()
+    g = torch.Generator().manual_seed(0)
+    lines = []
+    for i in range(n):
+        pixels = torch.randint(0, 256, (80, 96, 3), generator=g, dtype=torch.uint8).numpy()
+        Image.fromarray(pixels).save(root / 'val' / f'img{i}.JPEG')
+        lines.append(f'img{i}.JPEG {i * 7}')
+    (root / 'meta' / 'val.txt').write_text('\n'.join(lines) + '\n')
+    return root
+
+
+def test_tools_test_py_runs_the_published_config_on_the_converted_checkpoint(tmp_path, kit, one_thread):
+    name = 'resnet18_simam.zjjconan_in1k'
+    authors = save_like_authors(randomize_(authors_resnet(18, 'simam', (0.1,) * 4)), tmp_path / 'authors.pth.tar',
+                                best_key='best_acc')
+    release = convert_published(name, authors, tmp_path / 'release', date='20260101')
+    data = _tiny_imagenet_val(tmp_path / 'imagenet')
+    proc = kit.run_tool([sys.executable, str(REPO / 'tools/test.py'), str(config_path(PUBLISHED[name])),
+                         str(release.checkpoint), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                         f'test_dataloader.dataset.data_root={data}', 'test_dataloader.num_workers=0',
+                         'test_dataloader.persistent_workers=False', 'test_dataloader.batch_size=2'],
+                        kit.child_env())
+    assert 'accuracy/top1' in proc.stdout
