@@ -1,5 +1,5 @@
 # resnet101_simam with the authors' ImageNet weights: the architecture of timm's resnet101_simam.zjjconan_in1k.
-# Weights: imagenet-resnet101-simam-param0.1.pth.tar
+# Weights: the authors' file (its name is theirs; imagenet-resnet101-simam-param0.1.pth.tar below stands for it)
 #   from https://drive.google.com/drive/folders/1rRT0UCPeRLPdTCJvv43hvAnGnS49nIWn?usp=sharing
 # Convert: python tools/convert_published.py resnet101_simam.zjjconan_in1k \
 #   imagenet-resnet101-simam-param0.1.pth.tar work_dirs/resnet101-simam_zjjconan_in1k

@@ -1,5 +1,5 @@
 # resnet34_simam with the authors' ImageNet weights: the architecture of timm's resnet34_simam.zjjconan_in1k.
-# Weights: imagenet-resnet34-simam-param0.1.pth.tar
+# Weights: the authors' file (its name is theirs; imagenet-resnet34-simam-param0.1.pth.tar below stands for it)
 #   from https://drive.google.com/drive/folders/1rRT0UCPeRLPdTCJvv43hvAnGnS49nIWn?usp=sharing
 # Convert: python tools/convert_published.py resnet34_simam.zjjconan_in1k \
 #   imagenet-resnet34-simam-param0.1.pth.tar work_dirs/resnet34-simam_zjjconan_in1k

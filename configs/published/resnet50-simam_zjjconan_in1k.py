@@ -1,5 +1,5 @@
 # resnet50_simam with the authors' ImageNet weights: the architecture of timm's resnet50_simam.zjjconan_in1k.
-# Weights: imagenet-resnet50-simam-param0.1.pth.tar
+# Weights: the authors' file (its name is theirs; imagenet-resnet50-simam-param0.1.pth.tar below stands for it)
 #   from https://drive.google.com/drive/folders/1rRT0UCPeRLPdTCJvv43hvAnGnS49nIWn?usp=sharing
 # Convert: python tools/convert_published.py resnet50_simam.zjjconan_in1k \
 #   imagenet-resnet50-simam-param0.1.pth.tar work_dirs/resnet50-simam_zjjconan_in1k

@@ -1,5 +1,5 @@
 # resnet50_triplet with the authors' ImageNet weights: the architecture of timm's resnet50_triplet.landskape_in1k.
-# Weights: resnet50_triplet_attention_k7.pth.tar
+# Weights: the authors' file (its name is theirs; resnet50_triplet_attention_k7.pth.tar below stands for it)
 #   from https://drive.google.com/open?id=1ptKswHzVmULGbE3DuX6vMCjEbqwUvGiG
 # Convert: python tools/convert_published.py resnet50_triplet.landskape_in1k \
 #   resnet50_triplet_attention_k7.pth.tar work_dirs/resnet50-triplet_landskape_in1k

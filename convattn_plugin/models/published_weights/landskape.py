@@ -40,7 +40,7 @@ for _tag, (_k, _top1, _top5, _drive) in {
         paper='Rotate to Attend: Convolutional Triplet Attention Module (Misra et al., WACV 2021)',
         arxiv='2010.03045', repo_url=REPO, license='mit',
         download_url=f'https://drive.google.com/open?id={_drive}',
-        file_name=f'resnet50_triplet_attention_k{_k}.pth.tar', top1=_top1, top5=_top5,
+        file_name=f'resnet50_triplet_attention_k{_k}.pth.tar', file_name_known=False, top1=_top1, top5=_top5,
         reported_in="the authors' README (github.com/landskape-ai/triplet-attention), as 100 - top-1 error",
         notes=(f'kernel size {_k}; the file name on Google Drive is the authors\' choice: pass your download with '
                'pretrained_cfg_overlay=dict(file=...)',),

@@ -47,7 +47,7 @@ def config_path(entry: PublishedWeights) -> Path:
     return root / 'published' / f'{config_name(entry)}.py'
 
 
-def _reported_results(metafile: Path, entry: PublishedWeights) -> None:
+def _reported_results(metafile: Path, entry: PublishedWeights, authors_name: str) -> None:
     doc = yaml.safe_load(metafile.read_text(encoding='utf-8'))
     model = doc['Models'][0]
     metrics = {k: v for k, v in (('Top 1 Accuracy', entry.top1), ('Top 5 Accuracy', entry.top5)) if v is not None}
@@ -55,11 +55,11 @@ def _reported_results(metafile: Path, entry: PublishedWeights) -> None:
         else None
     model['Metadata']['Training Data'] = 'ImageNet-1k'
     model['Metadata']['Results Source'] = f'reported in {entry.reported_in}; not measured here'
-    model['Metadata']['Weights Source'] = f'{entry.download_url} ({entry.file_name}, licence {entry.license})'
+    model['Metadata']['Weights Source'] = f'{entry.download_url} ({authors_name}, licence {entry.license})'
     metafile.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding='utf-8')
 
 
-def _authors_origin(timm_dir: Path, entry: PublishedWeights) -> None:
+def _authors_origin(timm_dir: Path, entry: PublishedWeights, authors_name: str) -> None:
     """The timm folder's cfg and card name the authors' licence, paper and reported figures."""
     config_json = timm_dir / 'config.json'
     data = json.loads(config_json.read_text(encoding='utf-8'))
@@ -68,7 +68,7 @@ def _authors_origin(timm_dir: Path, entry: PublishedWeights) -> None:
     config_json.write_text(json.dumps(data, indent=2) + '\n', encoding='utf-8')
     card = timm_dir / 'README.md'
     card.write_text(card.read_text(encoding='utf-8') + (
-        f"\n## Origin of the weights\n\nConverted unchanged from the authors' {entry.file_name} ({entry.download_url}, "
+        f"\n## Origin of the weights\n\nConverted unchanged from the authors' {authors_name} ({entry.download_url}, "
         f"licence: {entry.license}). {entry.reported}.\n"), encoding='utf-8')
 
 
@@ -120,8 +120,8 @@ def convert_published(name: str, authors_file: PathLike, out_dir: PathLike, conf
             warnings.filterwarnings('ignore', message='no accuracy in the logs')
             release = publish(ckpt, config, work / 'release', name=config_name(entry), work_dir=work / 'converted',
                               dataset='ImageNet-1k', date=date, verify=False)
-        _reported_results(release.metafile, entry)
-        _authors_origin(release.timm_dir, entry)
+        _reported_results(release.metafile, entry, Path(authors_file).name)
+        _authors_origin(release.timm_dir, entry, Path(authors_file).name)
         files = [p for p in release.root.rglob('*') if p.is_file() and p.name != 'manifest.json']
         write_manifest(release.root, files)
         release.verified = verify_release(release.root)

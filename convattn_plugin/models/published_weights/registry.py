@@ -32,7 +32,9 @@ class PublishedWeights:
         arxiv: arXiv id of the paper, or ``''``.
         repo_url: The authors' repository.
         download_url: Where the authors publish the file (their README's link).
-        file_name: The file's name as published.
+        file_name: The file's name as published (when ``file_name_known``), else the name the
+            cfg's ``file`` looks for in the working directory.
+        file_name_known: Whether the authors' page shows the file's name.
         license: Licence of the authors' repository (``'unknown'`` when it has none).
         top1: ImageNet-1k top-1 (%) as reported by the authors; ``None`` if they report none.
         top5: Top-5 (%) as reported, or ``None``.
@@ -55,6 +57,12 @@ class PublishedWeights:
     reported_in: str = "the authors' README"
     cfg: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    file_name_known: bool = True
+
+    @property
+    def published_as(self) -> str:
+        """The file in words: its published name, or where it is."""
+        return self.file_name if self.file_name_known else 'the file'
 
     @property
     def name(self) -> str:

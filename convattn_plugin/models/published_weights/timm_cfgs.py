@@ -44,7 +44,7 @@ def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
         'license': entry.license, 'origin_url': entry.repo_url, 'paper_name': entry.paper,
         'paper_ids': tuple(f'arXiv:{p}' for p in ('1512.03385', entry.arxiv) if p),
         'description': f"{entry.model} with the authors' weights: {entry.reported}",
-        'notes': (f'download {entry.file_name} from {entry.download_url}, then '
+        'notes': (f'download {entry.published_as} from {entry.download_url}, then '
                   f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH))",
                   *entry.notes),
         **entry.cfg,
@@ -74,7 +74,7 @@ def _check_file(entry: PublishedWeights, kwargs: Mapping[str, Any]) -> None:
     path = overlay.get('file') or entry.file_name
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f"{entry.name}: no weights file at {str(path)!r}. The authors publish {entry.file_name} at "
+            f"{entry.name}: no weights file at {str(path)!r}. The authors publish {entry.published_as} at "
             f"{entry.download_url} ({entry.repo_url}); download it and pass its path: "
             f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH)). "
             'The file is loaded as downloaded (torch.load with weights_only=True).')

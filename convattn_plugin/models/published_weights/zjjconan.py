@@ -37,7 +37,7 @@ for _depth, (_top1, _top5) in REPORTED.items():
         paper=('SimAM: A Simple, Parameter-Free Attention Module for Convolutional Neural Networks '
                '(Yang et al., ICML 2021)'),
         arxiv='', repo_url=REPO, license='unknown', download_url=DRIVE,
-        file_name=f'imagenet-resnet{_depth}-simam-param0.1.pth.tar',
+        file_name=f'imagenet-resnet{_depth}-simam-param0.1.pth.tar', file_name_known=False,
         top1=_top1, top5=_top5, reported_in="the authors' README (github.com/ZjjConan/SimAM)",
         notes=("the authors' repository has no licence file: ask them before redistributing the weights",
                'file name: the authors share a folder (Google Drive / Baidu Pan, code teje); pass the file you '
