@@ -25,12 +25,12 @@ CASES = {
     'resnet50_cbam.jongchan_in1k': (50, 'cbam', (None,) * 4, True, 'best_prec1'),
     'resnet50_bam.jongchan_in1k': (50, 'bam', (None,) * 4, True, 'best_prec1'),
     'resnet18_eca.bangguwu_in1k': (18, 'eca', ECA_K[18], False, 'best_prec1'),
-    'resnet50_eca.bangguwu_in1k': (50, 'eca', ECA_K[50], False, 'best_prec1'),
     'resnet18_simam.zjjconan_in1k': (18, 'simam', (0.1,) * 4, False, 'best_acc'),
-    'resnet50_simam.zjjconan_in1k': (50, 'simam', (0.1,) * 4, False, 'best_acc'),
     'resnet50_triplet.landskape_in1k': (50, 'triplet', (7,) * 4, False, 'best_prec1'),
 }
 EXHAUSTIVE = {
+    'resnet50_eca.bangguwu_in1k': (50, 'eca', ECA_K[50], False, 'best_prec1'),
+    'resnet50_simam.zjjconan_in1k': (50, 'simam', (0.1,) * 4, False, 'best_acc'),
     'resnet34_eca.bangguwu_in1k': (34, 'eca', ECA_K[34], False, 'best_prec1'),
     'resnet101_eca.bangguwu_in1k': (101, 'eca', ECA_K[101], False, 'best_prec1'),
     'resnet152_eca.bangguwu_in1k': (152, 'eca', ECA_K[152], False, 'best_prec1'),
@@ -162,3 +162,16 @@ def test_other_num_classes_keeps_the_backbone(tmp_path, one_thread):
                              pretrained_cfg_overlay=dict(file=str(path)))
     assert ours.fc.out_features == 10
     torch.testing.assert_close(ours.layer4[1].conv2.weight, reference.layer4[1].conv2[0].weight)
+
+
+def test_file_without_bn_counters_loads(tmp_path, one_thread):
+    # PyTorch before 0.4.1 saved BatchNorm without num_batches_tracked.
+    torch.manual_seed(0)
+    reference = randomize_(authors_resnet(18, 'eca', ECA_K[18]))
+    state_dict = {f'module.{k}': v for k, v in reference.state_dict().items() if not k.endswith('num_batches_tracked')}
+    path = tmp_path / 'old.pth.tar'
+    torch.save({'state_dict': state_dict, 'epoch': 90}, path, _use_new_zipfile_serialization=False)
+    ours = timm.create_model('resnet18_eca.bangguwu_in1k', pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    x = torch.randn(1, 3, SIZE, SIZE)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), reference(x), atol=1e-5, rtol=1e-5)

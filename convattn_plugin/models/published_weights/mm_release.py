@@ -24,7 +24,7 @@ import yaml
 from ...checkpoint import load_weights
 from .key_rules import unwrap_checkpoint
 from .registry import PublishedWeights, get_published
-from .timm_cfgs import check_converted, published_cfg
+from .timm_cfgs import add_bn_counters, check_converted, published_cfg
 
 __all__ = ['config_name', 'config_path', 'convert_published']
 
@@ -100,8 +100,8 @@ def convert_published(name: str, authors_file: PathLike, out_dir: PathLike, conf
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f'{out} is not empty; pass overwrite=True (--overwrite) to replace it')
-    state_dict = entry.convert(unwrap_checkpoint(load_weights(authors_file)))
     timm_model = timm.create_model(entry.name).eval()
+    state_dict = add_bn_counters(timm_model, entry.convert(unwrap_checkpoint(load_weights(authors_file))))
     check_converted(entry, timm_model, state_dict)
     timm_model.load_state_dict(state_dict, strict=True)
 

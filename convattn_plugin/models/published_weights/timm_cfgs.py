@@ -25,7 +25,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from ..pretrained import diff_state_dict
 from .registry import PUBLISHED, PublishedWeights, StateDict
 
-__all__ = ['PublishedWeightsMismatchError', 'check_converted', 'published_cfg', 'published_cfgs',
+__all__ = ['PublishedWeightsMismatchError', 'add_bn_counters', 'check_converted', 'published_cfg', 'published_cfgs',
            'published_filter_fn', 'published_model_kwargs']
 
 
@@ -104,6 +104,16 @@ def published_model_kwargs(variant: str, pretrained: bool, kwargs: Mapping[str, 
     return out
 
 
+def add_bn_counters(model: nn.Module, state_dict: StateDict) -> StateDict:
+    """``state_dict`` with the ``num_batches_tracked`` counters it lacks (files of PyTorch < 0.4.1 have none).
+
+    The counter only matters for BN layers with ``momentum=None``; torch's own loading fills it
+    the same way for such files.
+    """
+    missing = [k for k in model.state_dict() if k.endswith('.num_batches_tracked') and k not in state_dict]
+    return {**state_dict, **{k: torch.tensor(0, dtype=torch.long) for k in missing}}
+
+
 def check_converted(entry: PublishedWeights, model: nn.Module, state_dict: StateDict,
                     skip_classifier: bool = False) -> None:
     """Raise :class:`PublishedWeightsMismatchError`, listing every key, unless ``state_dict`` fits ``model``.
@@ -131,7 +141,7 @@ def published_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
     entry = PUBLISHED.get(name)
     if entry is None:
         raise ValueError(f'{name}: not a tag with published weights; known: {", ".join(sorted(PUBLISHED))}')
-    converted = entry.convert(state_dict)
+    converted = add_bn_counters(model, entry.convert(state_dict))
     num_classes = getattr(model, 'num_classes', 1000)
     check_converted(entry, model, converted, skip_classifier=num_classes != cfg.get('num_classes', 1000))
     return {k: v.to(torch.get_default_dtype()) if v.is_floating_point() else v for k, v in converted.items()}
