@@ -100,15 +100,15 @@ def test_input_kept_unless_inplace(cls):
     with torch.no_grad():
         out = m(x)
     assert torch.equal(x, x0) and out.data_ptr() != x.data_ptr()
-    if hasattr(type(m), 'inplace'):
-        m.inplace = True
-        with torch.no_grad():
-            out = m(x)
-        assert out.data_ptr() == x.data_ptr()           # written into the block's own map
-        with torch.enable_grad():
-            x2 = x0.clone()
-            m(x2)
-        assert torch.equal(x2, x0)                      # never under autograd
+    assert m.inplace is False  # the default: the input is never overwritten
+    m = cls(16, inplace=True).eval()
+    with torch.no_grad():
+        out = m(x)
+    assert out.data_ptr() == x.data_ptr()               # written into the block's own map
+    with torch.enable_grad():
+        x2 = x0.clone()
+        m(x2)
+    assert torch.equal(x2, x0)                          # never under autograd
 
 
 @pytest.mark.parametrize('cls', [SqueezeExcite, CBAM, EfficientChannelAttn])

@@ -111,6 +111,6 @@ def build_model(spec: ModelSpec, num_classes: int = 1000, attn_inplace: bool = F
                          f'({sorted(kwargs)}): {e}') from e
     if attn_inplace and spec.attn_layer is not None and spec.impl == 'ours':
         for mod in model.modules():
-            if hasattr(type(mod), 'inplace') and isinstance(mod, spec.attn_layer):
+            if isinstance(mod, spec.attn_layer) and hasattr(mod, 'inplace'):
                 mod.inplace = True
     return model
