@@ -11,21 +11,23 @@ a folder is named as such, and an http(s) URL is downloaded and loaded with weig
 import json
 import sys
 
-import mmengine
-import torch
-from mmengine.config import Config
-from mmengine.evaluator import DumpResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from convattn_plugin.checkpoint import local_checkpoint
-from convattn_plugin.mm.dist import setup_cpu_distributed
-from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
+from mmpretrain_args import mmpretrain_parse_args
 
 
 def main() -> None:
+    args = mmpretrain_parse_args('test')  # before the heavy imports: --help answers at once
+    import mmengine
+    import torch
+    from mmengine.config import Config
+    from mmengine.evaluator import DumpResults
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from convattn_plugin.checkpoint import local_checkpoint
+    from convattn_plugin.mm.dist import setup_cpu_distributed
+    from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
+
     tool = load_mmpretrain_tool('test')
-    args = tool.parse_args()
     if args.out is None and args.out_item is not None:
         raise ValueError('Please use `--out` argument to specify the '
                          'path of the output file before using `--out-item`.')

@@ -13,19 +13,21 @@ dir (see ``convattn_plugin.mm.resume``).
 """
 import sys
 
-import torch
-from mmengine.config import Config
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from convattn_plugin.mm.dist import setup_cpu_distributed
-from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
-from convattn_plugin.mm.resume import ResumeError, prepare_resume
+from mmpretrain_args import mmpretrain_parse_args
 
 
 def main() -> None:
+    args = mmpretrain_parse_args('train')  # before the heavy imports: --help answers at once
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from convattn_plugin.mm.dist import setup_cpu_distributed
+    from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
+    from convattn_plugin.mm.resume import ResumeError, prepare_resume
+
     tool = load_mmpretrain_tool('train')
-    args = tool.parse_args()
     cfg = tool.merge_args(Config.fromfile(args.config), args)
     try:
         prepare_resume(cfg)
