@@ -122,8 +122,9 @@ def register_release(metafile: PathLike, replace_unweighted: bool = True) -> lis
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise UnsafeReleaseError(f'{path}: Models must be a list of mappings')
     verify_manifest(root)
+    # Private ModelHub API: mmpretrain 1.2 has no public way to add one model (pyproject bounds it <1.3).
     ModelHub._register_mmpretrain_models()  # so a clash with mmpretrain's own names shows now
-    models = ModelHub._models_dict  # mmpretrain 1.2 has no public way to add one model
+    models = ModelHub._models_dict
     new = []
     for entry in entries:
         name = str(entry.get('Name', ''))
