@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -116,6 +117,12 @@ def test_release_layout(release):
     manifest = json.loads((release.root / 'manifest.json').read_text())['sha256']
     assert manifest == {f: sha256_of(release.root / f) for f in files - {'manifest.json'}}
     assert not [p for p in release.root.parent.iterdir() if p.name.startswith('.')]  # no temporary folder left
+    # Modes follow the umask like any written file: the staging folder is not left private (0700).
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in [release.root, release.root / 'timm', *(release.root / f for f in files)]:
+        expected = (0o777 if p.is_dir() else 0o666) & ~umask
+        assert p.stat().st_mode & 0o777 == expected, (p, oct(p.stat().st_mode & 0o777))
     # mmpretrain's publish convention: <stem>_<YYYYMMDD>-<first 8 hex digits of sha256>.pth
     m = re.fullmatch(rf'{re.escape(NAME)}_(\d{{8}})-([0-9a-f]{{8}})\.pth', release.checkpoint.name)
     assert m and sha256_of(release.checkpoint).startswith(m[2])

@@ -41,7 +41,7 @@ from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, 
 from .keys import load_state_dict_strict
 from .model_pair import ATOL, ModelPair
 from .preprocessing import mm_preprocessing, timm_data_config
-from .release_files import CUSTOM_IMPORTS, read_config, write_config
+from .release_files import CUSTOM_IMPORTS, make_ordinary, read_config, write_config
 
 __all__ = [
     'build_mm_model', 'check_same_logits', 'pair_from_mm', 'pair_from_timm', 'write_timm_folder', 'write_mm_files',
@@ -212,6 +212,7 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
     release_pretrained_cfg(pair.timm_model)
     save_for_hf(pair.timm_model, out_dir, model_config=model_config, model_args=hf_model_args(pair),
                 safe_serialization=True, data_config=pair.data_config)
+    make_ordinary(out_dir / 'model.safetensors')  # safetensors writes it 0600
     fix_model_args(out_dir / 'config.json')
     card = model_card if model_card is not None else build_model_card(pair)
     (out_dir / 'README.md').write_text(render_model_card(card, model_name or pair.spec.model_name), encoding='utf-8')

@@ -42,7 +42,7 @@ from .hub_push import PublishError, hub_token, push_release
 from .load import TIMM_FOLDER, verify_release
 from .metafile import metafile_entry, write_metafile
 from .model_card import build_model_card
-from .release_files import write_manifest
+from .release_files import make_ordinary, write_manifest
 from .run_info import collection_of, count_model_flops, dataset_name, read_metrics
 
 __all__ = ['Release', 'PublishError', 'publish', 'check_release_name', 'check_out_dir']
@@ -204,6 +204,7 @@ def publish(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=f'.{out.name}.tmp-', dir=out.parent))
+    make_ordinary(staged)  # mkdtemp makes it private (0700)
     try:
         config_path, ckpt_path = write_mm_files(pair, staged, name, date)
         card = build_model_card(pair, dataset=dataset, metrics={'Top 1 Accuracy': top1} if top1 is not None else {},

@@ -24,7 +24,7 @@ import yaml
 from ..checkpoint import sha256_of
 
 __all__ = ['UnsafeReleaseError', 'MANIFEST', 'confined_path', 'read_metafile', 'write_config', 'read_config',
-           'write_manifest', 'verify_manifest', 'CUSTOM_IMPORTS']
+           'write_manifest', 'verify_manifest', 'CUSTOM_IMPORTS', 'make_ordinary']
 
 PathLike = Union[str, os.PathLike]
 MANIFEST = 'manifest.json'
@@ -190,3 +190,16 @@ def verify_manifest(root: PathLike, required: Iterable[PathLike] = ()) -> dict[s
         if rel not in entries:
             raise UnsafeReleaseError(f'{root}: {rel} is not covered by {MANIFEST}; refusing to load it')
     return dict(entries)
+
+
+def make_ordinary(path: PathLike) -> Path:
+    """Give a file or folder the mode the umask gives a new one (``0644`` / ``0755`` usually).
+
+    ``tempfile.mkdtemp`` (the staging folder of a release) and safetensors' writer create
+    them private (``0700`` / ``0600``); a release is an ordinary folder others may read.
+    """
+    path = Path(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+    return path
