@@ -26,7 +26,7 @@ def cfg_options(parser: argparse.ArgumentParser, values) -> dict:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='the training config')
-    parser.add_argument('checkpoint', help='the mmengine training checkpoint (e.g. work_dirs/<name>/epoch_4.pth)')
+    parser.add_argument('checkpoint', help='the mmengine training checkpoint (e.g. work_dirs/<config>/epoch_5.pth: the last epoch of the digits configs)')
     parser.add_argument('out_dir', help='the release folder (written whole, or not at all)')
     parser.add_argument('--name', help="model name and file stem (default: the config's stem)")
     parser.add_argument('--overwrite', action='store_true', help='replace an existing release in OUT_DIR')
