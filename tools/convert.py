@@ -7,7 +7,12 @@ Every tensor is checked against the target architecture and the two models' logi
 compared (atol 1e-5) before anything is written. CHECKPOINT may be an http(s) URL (downloaded,
 then loaded with weights_only=True; a hash in its name is verified). timm2mm writes the
 mmpretrain config as JSON data from config.json's fields, which must be plain values with
-identifier keys. See convattn_plugin.release.key_mapping for the key map and what does not
+identifier keys. That config is for inference only: the model and its preprocessing
+(mmpretrain.get_model, ImageClassificationInferencer), no data loaders, evaluator or schedule,
+so mmpretrain's tools/test.py cannot run it as it is. To evaluate, use the training config with
+the converted .pth (tools/test.py CONFIG N_<date>-<sha8>.pth), or the timm folder with timm's
+validate.py (python -m convattn_plugin.timm_scripts validate ...).
+See convattn_plugin.release.key_mapping for the key map and what does not
 convert (ResNet stem='cifar', plain VGG).
 """
 import argparse
