@@ -14,7 +14,9 @@ def test_resnet18_table_has_every_kind_and_the_plain_row():
     assert lines[4].startswith('| `resnet18` (plain) | - | 11.69 |')
     assert [line.split('`')[1] for line in lines[5:]] == [f'resnet18_{k}' for k in kinds]
     cbam = next(line for line in lines if line.startswith('| `resnet18_cbam`'))
-    assert cbam.split('|')[2].strip() == '0-3'
+    assert cbam.split('|')[2].strip() == 'every block of layer1-4'
+    bam = next(line for line in lines if line.startswith('| `resnet18_bam`'))
+    assert bam.split('|')[2].strip() == 'after layer1-3'  # BAM's paper: between stages
 
 
 def test_bad_backbone_and_size_are_refused():

@@ -18,7 +18,7 @@ from convattn_plugin.layers import get_attn_info, list_attentions
 from convattn_plugin.models import (
     RESNET_ARCHS, VGG_ARCHS, ActAttn, list_attn_models, register_family_kind, register_models,
 )
-from convattn_plugin.models.attn_resnet import RESNET_FAMILY
+from convattn_plugin.models.attn_resnet import PAPER_PLACEMENT, RESNET_FAMILY
 
 ALL_MODELS = list_attn_models()
 IMG, BATCH, NUM_CLASSES = 64, 2, 3
@@ -45,9 +45,12 @@ def _create(name: str, **kwargs) -> torch.nn.Module:
 def _attn_stages(model: torch.nn.Module) -> dict[int, list[torch.nn.Module]]:
     """Attention modules per stage (ResNet: 0..3 = layer1..4; VGG: 0..4 = conv stages)."""
     stages: dict[int, list[torch.nn.Module]] = {}
-    if hasattr(model, 'layer1'):
+    if hasattr(model, 'layer1'):  # in blocks' se slot, before their bn2, or on a stage's output
         for s in range(4):
-            found = [b.se for b in getattr(model, f'layer{s + 1}') if b.se is not None]
+            layer = getattr(model, f'layer{s + 1}')
+            found = [m for b in layer[:len(layer) - hasattr(layer, 'attn')]
+                     for m in (b.se, getattr(b.bn2, 'attn', None)) if m is not None]
+            found += [layer.attn] if hasattr(layer, 'attn') else []
             if found:
                 stages[s] = found
     else:
@@ -100,8 +103,10 @@ def test_no_timm_name_is_overwritten():
 
 
 def test_entrypoint_docstring_states_default_stages():
-    assert 'every stage' in model_entrypoint('resnet50_cbam').__doc__
-    assert 'stage 3 (layer4) only' in model_entrypoint('resnet50_nonlocal').__doc__
+    assert 'every block of layer1-4' in model_entrypoint('resnet50_cbam').__doc__
+    assert 'after layer1-3' in model_entrypoint('resnet50_bam').__doc__
+    assert 'after layer3' in model_entrypoint('resnet50_nonlocal').__doc__
+    assert 'every stage' in model_entrypoint('vgg16_cbam').__doc__
     assert 'stage 4 (the last) only' in model_entrypoint('vgg16_selfattn').__doc__
 
 
@@ -116,10 +121,13 @@ def test_model(name):
     assert model.pretrained_cfg['tag'] == 'untrained'
     assert model.pretrained_cfg['architecture'] == name
 
-    # Attention of this kind where documented: every stage, or the last for quadratic kinds.
+    # Attention of this kind where documented: ResNet where the kind's paper puts it, else every
+    # stage, or the last for quadratic kinds.
     stages = _attn_stages(model)
     num_stages = 4 if arch.startswith('resnet') else 5
-    assert sorted(stages) == ([num_stages - 1] if info.quadratic else list(range(num_stages)))
+    default = [num_stages - 1] if info.quadratic else list(range(num_stages))
+    paper = PAPER_PLACEMENT.get(kind, (None, None))[1] if arch.startswith('resnet') else None
+    assert sorted(stages) == (default if paper is None else list(paper))
     assert all(type(m) is info.cls for mods in stages.values() for m in mods)
 
     x = torch.randn(BATCH, 3, IMG, IMG)
@@ -215,8 +223,8 @@ def test_resnet_grad_checkpointing():
 def test_backbone_keys_are_those_of_the_plain_model(plain, name):
     plain_sd = timm.create_model(plain, device='meta').state_dict()
     attn_sd = timm.create_model(name, device='meta').state_dict()
-    marker = '.se.' if plain.startswith('resnet') else '.attn.'
-    backbone = {k: v.shape for k, v in attn_sd.items() if marker not in k}
+    markers = ('.se.', '.attn.') if plain.startswith('resnet') else ('.attn.',)  # ResNet: block or stage end
+    backbone = {k: v.shape for k, v in attn_sd.items() if not any(m in k for m in markers)}
     assert backbone == {k: v.shape for k, v in plain_sd.items()}
     assert len(attn_sd) > len(plain_sd)
 

@@ -18,7 +18,7 @@ __all__ = ['measure_model', 'family_table', 'model_tables', 'FOOTNOTE']
 
 FOOTNOTE = ('GFLOPs count one multiply-add as 2 FLOPs and include every element-wise operator of the '
             'attention (gates, pooling, softmax); "attention GFLOPs" is the part inside the attention modules. '
-            'Stages: ResNet 0-3 = layer1-layer4, VGG 0-4 = the five conv stages.')
+            'ResNet: where each kind\'s paper puts it (the models\' default); VGG stages 0-4 = the five conv stages.')
 
 
 def measure_model(name: str, img_size: int) -> tuple[int, FlopCount]:
@@ -45,7 +45,10 @@ def measure_model(name: str, img_size: int) -> tuple[int, FlopCount]:
 
 
 def _stages(family: str, kind: str) -> str:
-    num_stages = 4 if family == 'resnet' else 5
+    if family == 'resnet':  # each kind's paper placement (the models' default)
+        from ..models.attn_resnet import describe_placement
+        return describe_placement(kind)
+    num_stages = 5
     return f'{num_stages - 1}' if get_attn_info(kind).quadratic else f'0-{num_stages - 1}'
 
 

@@ -39,7 +39,22 @@ class AttentionInfo:
 
     @property
     def default_placement(self) -> str:
-        return 'last stages' if self.quadratic else 'every block / stage'
+        """Where the ``resnet*_{kind}`` and ``vgg*_{kind}`` models put this kind by default."""
+        if self.name in _PAPER_PLACEMENT_TEXT:
+            return _PAPER_PLACEMENT_TEXT[self.name]
+        return ('ResNet: every block of layer4; VGG: last stage' if self.quadratic
+                else 'ResNet: every block of layer1-4; VGG: every stage')
+
+
+# Built-in kinds whose paper puts them elsewhere in a ResNet than every block (text only: the
+# ResNet models hold the placement itself; a test keeps the two in step).
+_PAPER_PLACEMENT_TEXT = {
+    'bam': 'ResNet: after layer1-3; VGG: every stage',
+    'simam': 'ResNet: every block of layer1-4, before bn2; VGG: every stage',
+    'gc': 'ResNet: every block of layer2-4; VGG: every stage',
+    'nonlocal': 'ResNet: after layer3; VGG: last stage',
+    'dualattn': 'ResNet: after layer4; VGG: last stage',
+}
 
 
 _REGISTRY: dict[str, AttentionInfo] = {}

@@ -118,7 +118,7 @@ class ConvAttnResNet(_TimmStagesBackbone):
             the plain ResNet.
         attn_kwargs: Options of the kind (``rd_ratio``, ``kernel_size``, ...).
         attn_stages: Stages 0-3 (``layer1``-``layer4``) that get attention; ``None``
-            keeps the timm model's default (every stage, the last for quadratic kinds).
+            keeps the timm model's default (each kind's paper placement, ``attn_position='paper'``).
         out_indices: Stages to return, 0-3 for ``layer1``-``layer4`` (mmpretrain's
             numbering).
         frozen_stages: Freeze the stem (0) and ``layer1`` .. ``layer{frozen_stages}``;

@@ -1,16 +1,21 @@
-"""ResNet-18/34/50/101/152 with attention in their residual blocks: ``resnet{depth}_{kind}``.
+"""ResNet-18/34/50/101/152 with attention: ``resnet{depth}_{kind}``.
 
-The model is timm's own :class:`~timm.models.resnet.ResNet`. Each block of a chosen stage
-gets the attention in its ``se`` slot, where timm's ``attn_layer`` goes: after the last
-BN of the residual branch and before the addition (the placement of the CBAM paper,
-Woo et al., arXiv:1807.06521). Plain ResNet keys are unchanged and attention adds
-``layer{i}.{j}.se.*``, so timm and torchvision ResNet weights load as they are.
+The model is timm's own :class:`~timm.models.resnet.ResNet`. By default each kind goes where
+its paper (or its authors' ImageNet code) puts it in a ResNet (``attn_position='paper'``,
+:data:`PAPER_PLACEMENT`): ``bam`` once on the outputs of layer1..layer3, ``simam`` in every
+block after conv2 and before bn2, ``gc`` in the blocks of layer2..layer4, ``nonlocal`` once
+after layer3, ``dualattn`` once after layer4. Every other kind goes in every block's ``se``
+slot, where timm's ``attn_layer`` goes: after the last BN of the residual branch and before
+the addition (the placement of SE and CBAM, Woo et al., arXiv:1807.06521), of every stage,
+or of layer4 only for ``selfattn`` (quadratic cost). Plain ResNet keys are unchanged and
+attention adds ``layer{i}.{j}.se.*``, ``layer{i}.attn.*`` or ``layer{i}.{j}.bn2.attn.*``, so
+timm and torchvision ResNet weights load as they are.
 
 Stages are numbered 0..3 (``layer1``..``layer4``; timm feature index = stage + 1, since
-``feature_info[0]`` is the stem). Kinds with quadratic cost (``selfattn``, ``nonlocal``,
-``dualattn``) default to stage 3 only: at 224 px its 7x7 map gives a 49 x 49 attention
-matrix per image, where stage 0's 56x56 map would give 3136 x 3136. Override with
-``timm.create_model(name, attn_stages=(2, 3), attn_kwargs=dict(rd_ratio=1 / 8))``.
+``feature_info[0]`` is the stem). ``attn_position='block'`` puts any kind in the ``se`` slot
+(quadratic kinds then in layer4 only: at 224 px its 7x7 map gives a 49 x 49 attention matrix,
+where layer1's 56x56 map would give 3136 x 3136). Override with
+``timm.create_model(name, attn_position='block', attn_stages=(2, 3), attn_kwargs=dict(rd_ratio=1 / 8))``.
 
 Forward hooks and in-place gating: by default every gate returns a new tensor, so a
 forward hook on a block's last BN (``layer1[0].bn2``) keeps exactly what that BN computed.
@@ -24,6 +29,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from ..layers import list_attentions
@@ -31,7 +37,10 @@ from .attention_factory import build_attention, check_attn_kwargs
 from .family import ModelFamily, register_family_kind
 from .stage_policy import resolve_attn_stages
 
-__all__ = ['ATTN_POSITIONS', 'PAPER_PLACEMENT', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d', 'register_resnet_kind']
+__all__ = [
+    'ATTN_POSITIONS', 'PAPER_OPTIONS', 'PAPER_PLACEMENT', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d',
+    'describe_placement', 'register_resnet_kind',
+]
 
 # The arguments of timm's own resnet18..resnet152 entry points.
 RESNET_ARCHS: dict[str, dict[str, Any]] = {
@@ -45,8 +54,8 @@ NUM_STAGES = 4
 # Where attention goes in a chosen stage: every block's ``se`` slot (after the last BN);
 # once on the stage's output (``layer{i}.attn``, BAM's paper placement between stages);
 # every block after ``conv2``, before ``bn2`` (SimAM authors' ImageNet ResNets).
-# 'paper': each kind where its paper (or the authors' ImageNet code) puts it in a ResNet,
-# from PAPER_PLACEMENT; kinds not listed there go in every block ('block').
+# 'paper' (the default): each kind where its paper (or the authors' ImageNet code) puts it in
+# a ResNet, from PAPER_PLACEMENT; kinds not listed there go in every block ('block').
 ATTN_POSITIONS = ('block', 'stage_end', 'before_bn2', 'paper')
 PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
     'bam': ('stage_end', (0, 1, 2)),     # between stages: on the outputs of layer1..layer3
@@ -55,6 +64,45 @@ PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
     'nonlocal': ('stage_end', (2,)),     # one non-local block in res4 (layer3)
     'dualattn': ('stage_end', (3,)),     # DANet: once, on the backbone's output
 }
+# Options of the paper's ImageNet ResNets that differ from the kind's own default, used with
+# attn_position='paper' under attn_kwargs / attn_stage_kwargs: SimAM's authors trained their
+# ImageNet ResNets with lambda 0.1 (the layer keeps 1e-4, their CIFAR value).
+PAPER_OPTIONS: dict[str, dict[str, Any]] = {
+    'simam': dict(e_lambda=0.1),
+}
+
+
+def _span(stages: Sequence[int]) -> str:
+    names = [f'layer{s + 1}' for s in stages]
+    if len(names) > 2 and list(stages) == list(range(stages[0], stages[-1] + 1)):
+        return f'{names[0]}-{stages[-1] + 1}'
+    return ', '.join(names)
+
+
+def describe_placement(kind: str, attn_position: str = 'paper',
+                       attn_stages: Union[int, Sequence[int], None] = None) -> str:
+    """Where ``resnet*_{kind}`` puts its attention, in words (``'after layer1-3'``).
+
+    Args:
+        kind: Registered attention kind.
+        attn_position: As :func:`build_attn_resnet` takes it.
+        attn_stages: As :func:`build_attn_resnet` takes it; ``None`` for the default.
+    """
+    position, stages = _resolve_placement(kind, attn_position, attn_stages, 'ResNet')
+    if position == 'stage_end':
+        return f'after {_span(stages)}'
+    return f'every block of {_span(stages)}' + (', before bn2' if position == 'before_bn2' else '')
+
+
+def _resolve_placement(kind: str, attn_position: str, attn_stages: Union[int, Sequence[int], None],
+                       variant: str) -> tuple[str, tuple[int, ...]]:
+    """``(position, stages)`` with ``'paper'`` resolved and ``attn_stages`` checked."""
+    if attn_position not in ATTN_POSITIONS:
+        raise ValueError(f'{variant}: attn_position={attn_position!r} is not one of {ATTN_POSITIONS}')
+    if attn_position == 'paper':
+        attn_position, paper_stages = PAPER_PLACEMENT.get(kind, ('block', None))
+        attn_stages = paper_stages if attn_stages is None else attn_stages
+    return attn_position, resolve_attn_stages(kind, attn_stages, NUM_STAGES, variant)
 
 
 class AttnThenBatchNorm2d(nn.BatchNorm2d):
@@ -71,7 +119,20 @@ class AttnThenBatchNorm2d(nn.BatchNorm2d):
         self.attn = attn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.BatchNorm2d.forward(self, self.attn(x))
+        # BatchNorm2d's own computation, written out: calling BatchNorm2d.forward from here
+        # neither scripts (TorchScript) nor traces (its input check branches on x.dim(); the
+        # attention has already refused an input that is not (N, C, H, W)).
+        x = self.attn(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked)
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        keep_stats = not self.training or self.track_running_stats
+        return F.batch_norm(
+            x, self.running_mean if keep_stats else None, self.running_var if keep_stats else None,
+            self.weight, self.bias, use_batch_stats, factor, self.eps)
 
 
 def _stage_kwargs(attn_stage_kwargs: Optional[Mapping[int, Mapping[str, Any]]], variant: str) -> dict[int, dict]:
@@ -97,10 +158,10 @@ def build_attn_resnet(
         attn_kwargs: Optional[dict[str, Any]] = None,
         variant: str = 'ResNet',
         attn_stage_kwargs: Optional[Mapping[int, Mapping[str, Any]]] = None,
-        attn_position: str = 'block',
+        attn_position: str = 'paper',
         **kwargs: Any,
 ) -> ResNet:
-    """timm's ResNet with ``attn_kind`` in the ``se`` slot of every block of ``attn_stages``.
+    """timm's ResNet with ``attn_kind`` where its paper puts it, or as ``attn_position`` says.
 
     timm's ``make_blocks`` gives every stage the same ``attn_layer``, so per-stage attention
     is set into the slot after construction. That also keeps ``ResNet.init_weights``
@@ -109,23 +170,23 @@ def build_attn_resnet(
 
     Args:
         attn_kind: Registered attention kind.
-        attn_stages: Stages 0..3 that get attention; ``None``: all, or 3 for quadratic kinds.
-        attn_kwargs: Options of the kind, checked for every stage.
+        attn_stages: Stages 0..3 that get attention; ``None``: the paper's stages
+            (:data:`PAPER_PLACEMENT`), else all, or 3 for quadratic kinds.
+        attn_kwargs: Options of the kind, checked for every stage; with ``'paper'`` they go
+            over :data:`PAPER_OPTIONS` (SimAM's ``e_lambda=0.1``).
         variant: Model name for error messages.
         attn_stage_kwargs: Options for single stages over ``attn_kwargs``, ``{stage: dict}``
             or a list of one dict per stage (e.g. ECA's per-stage kernel sizes).
-        attn_position: ``'block'`` (default), ``'stage_end'``, ``'before_bn2'`` or ``'paper'``
-            (the kind's paper placement, :data:`PAPER_PLACEMENT`; ``attn_stages`` still overrides).
+        attn_position: ``'paper'`` (default: the kind's paper placement, :data:`PAPER_PLACEMENT`;
+            ``attn_stages`` still overrides), ``'block'`` (the ``se`` slot of every block),
+            ``'stage_end'`` (once on a stage's output) or ``'before_bn2'``.
         **kwargs: Arguments of timm's ``ResNet``.
     """
     options = check_attn_kwargs(attn_kwargs, variant)
     per_stage = _stage_kwargs(attn_stage_kwargs, variant)
-    if attn_position not in ATTN_POSITIONS:
-        raise ValueError(f'{variant}: attn_position={attn_position!r} is not one of {ATTN_POSITIONS}')
     if attn_position == 'paper':
-        attn_position, paper_stages = PAPER_PLACEMENT.get(attn_kind, ('block', None))
-        attn_stages = paper_stages if attn_stages is None else attn_stages
-    stages = resolve_attn_stages(attn_kind, attn_stages, NUM_STAGES, variant)
+        options = {**PAPER_OPTIONS.get(attn_kind, {}), **options}
+    attn_position, stages = _resolve_placement(attn_kind, attn_position, attn_stages, variant)
     model = ResNet(**kwargs)
     options = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype'), **options}
     for s in stages:
@@ -153,8 +214,10 @@ RESNET_FAMILY = ModelFamily(
     archs=RESNET_ARCHS,
     build=build_attn_resnet,
     num_stages=NUM_STAGES,
-    placement='in the residual blocks',
+    placement='in the ResNet',
     last_stage='layer4',
+    describe_placement=describe_placement,
+    extra_doc="``attn_position='block'`` puts any kind in the ``se`` slot of every block instead.",
     backbone_arxiv='1512.03385',
     cfg=dict(first_conv='conv1', classifier='fc'),
 )

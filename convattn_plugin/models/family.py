@@ -43,6 +43,9 @@ class ModelFamily:
         build_kwargs: Extra arguments of ``build_model_with_cfg`` (``feature_cfg``, ...).
         last_stage: What the last stage is called, for docstrings (``'layer4'``).
         extra_doc: Extra sentence for the entry points' docstrings.
+        describe_placement: ``kind -> words`` for where the default puts a kind
+            (``'after layer1-3'``), for docstrings; ``None``: every stage, or the last
+            for quadratic kinds.
     """
     name: str
     module: str
@@ -55,6 +58,7 @@ class ModelFamily:
     build_kwargs: Mapping[str, Any] = field(default_factory=dict)
     last_stage: str = 'the last'
     extra_doc: str = ''
+    describe_placement: Optional[Callable[[str], str]] = None
 
     def create(self, variant: str, arch: str, kind: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
         """Build ``variant`` (``{arch}_{kind}``) through timm's ``build_model_with_cfg``."""
@@ -99,9 +103,14 @@ def _entrypoint(family: ModelFamily, arch: str, kind: str) -> Callable[..., nn.M
 
     info = get_attn_info(kind)
     last = family.num_stages - 1
-    stages = f'stage {last} ({family.last_stage}) only, its cost being quadratic' if info.quadratic else 'every stage'
+    if family.describe_placement is not None:
+        where = f'{family.placement}: {family.describe_placement(kind)} (its paper\'s placement, else SE\'s slot)'
+    elif info.quadratic:
+        where = f'{family.placement} of stage {last} ({family.last_stage}) only, its cost being quadratic'
+    else:
+        where = f'{family.placement} of every stage'
     entrypoint.__doc__ = (
-        f'{arch} with {info.paper or kind} attention {family.placement} of {stages}.\n\n'
+        f'{arch} with {info.paper or kind} attention {where}.\n\n'
         f'Keyword args ``attn_stages`` (0..{last}) and ``attn_kwargs`` override the placement and '
         f'options. {family.extra_doc}').rstrip()
     entrypoint.__name__ = entrypoint.__qualname__ = name

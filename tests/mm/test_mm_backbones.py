@@ -71,6 +71,18 @@ def test_attn_stages_and_kwargs_reach_the_timm_model():
     assert b.timm_model.layer4[0].se.fc1.out_channels == 128
 
 
+def test_default_placement_is_the_papers():
+    # The backbone passes no position: the timm model's default, each kind's paper placement.
+    bam = ConvAttnResNet(depth=18, attention='bam', out_indices=(0, 1, 2, 3))
+    assert [n for n, _ in bam.named_modules() if n.endswith(('.se', '.attn'))] == [
+        f'timm_model.layer{i}.attn' for i in (1, 2, 3)]
+    assert all(b.se is None for i in (1, 2, 3, 4) for b in bam.timm_model.get_submodule(f'layer{i}')[:2])
+    gc = ConvAttnResNet(depth=18, attention='gc')
+    assert all(b.se is None for b in gc.timm_model.layer1) and gc.timm_model.layer2[0].se is not None
+    block = ConvAttnResNet(depth=18, attention='bam', timm_kwargs=dict(attn_position='block'))
+    assert block.timm_model.layer1[0].se is not None and not hasattr(block.timm_model.layer1, 'attn')
+
+
 def test_plain_baseline_is_the_same_network_without_attention():
     plain = ConvAttnResNet(depth=18, attention=None)
     cbam = ConvAttnResNet(depth=18, attention='cbam')

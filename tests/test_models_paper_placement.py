@@ -1,0 +1,69 @@
+"""``resnet*_{kind}`` put each kind where its paper puts it by default; ``attn_position`` overrides.
+
+The placement options themselves (``'stage_end'``, ``'before_bn2'``, per-stage options) are
+tested in ``test_published_weights_placement.py``.
+"""
+from __future__ import annotations
+
+import pytest
+import timm
+
+import convattn_plugin  # noqa: F401  (registers the models)
+from convattn_plugin.analysis.model_table import _stages
+from convattn_plugin.layers import get_attn_info, list_attentions
+from convattn_plugin.models.attn_resnet import describe_placement
+
+pytestmark = pytest.mark.usefixtures('one_thread')
+LAYERS = ('layer1', 'layer2', 'layer3', 'layer4')
+
+
+def _attention_names(model) -> list[str]:
+    """Names of the attention modules of a ResNet: ``layer2.attn``, ``layer1.0.se``, ``layer1.0.bn2.attn``."""
+    return [n for n, m in model.named_modules()
+            if m is not None and n.rsplit('.', 1)[-1] in ('se', 'attn') and n.startswith('layer')]
+
+
+def test_bam_default_is_once_after_layer1_to_layer3():
+    model = timm.create_model('resnet18_bam', device='meta')
+    assert _attention_names(model) == ['layer1.attn', 'layer2.attn', 'layer3.attn']
+    assert all(b.se is None for n in LAYERS for b in model.get_submodule(n) if hasattr(b, 'se'))
+    assert [model.get_submodule(f'{n}.attn').channels for n in LAYERS[:3]] == [64, 128, 256]
+
+
+def test_gc_default_is_every_block_of_layer2_to_layer4():
+    model = timm.create_model('resnet18_gc', device='meta')
+    assert all(b.se is None for b in model.layer1)
+    assert _attention_names(model) == [f'{n}.{j}.se' for n in LAYERS[1:] for j in range(2)]
+
+
+def test_simam_default_is_before_bn2_with_the_imagenet_lambda():
+    model = timm.create_model('resnet18_simam', device='meta')
+    assert _attention_names(model) == [f'{n}.{j}.bn2.attn' for n in LAYERS for j in range(2)]
+    assert {b.bn2.attn.e_lambda for n in LAYERS for b in model.get_submodule(n)} == {0.1}
+    lam = timm.create_model('resnet18_simam', attn_kwargs=dict(e_lambda=1e-4), device='meta').layer1[0].bn2.attn
+    assert lam.e_lambda == 1e-4  # attn_kwargs go over the paper's option
+    block = timm.create_model('resnet18_simam', attn_position='block', device='meta').layer1[0].se
+    assert block.e_lambda == 1e-4  # the paper's lambda comes with the paper's placement only
+
+
+@pytest.mark.parametrize('kind, layer', [('nonlocal', 'layer3'), ('dualattn', 'layer4')])
+def test_quadratic_papers_put_one_module_at_a_stage_end(kind, layer):
+    model = timm.create_model(f'resnet18_{kind}', device='meta')
+    assert _attention_names(model) == [f'{layer}.attn']
+    assert type(model.get_submodule(f'{layer}.attn')) is get_attn_info(kind).cls
+
+
+def test_block_position_and_attn_stages_still_override():
+    model = timm.create_model('resnet18_bam', attn_position='block', device='meta')
+    assert _attention_names(model) == [f'{n}.{j}.se' for n in LAYERS for j in range(2)]
+    model = timm.create_model('resnet18_gc', attn_stages=(0,), device='meta')
+    assert _attention_names(model) == ['layer1.0.se', 'layer1.1.se']
+    model = timm.create_model('resnet18_nonlocal', attn_position='block', device='meta')
+    assert _attention_names(model) == ['layer4.0.se', 'layer4.1.se']  # quadratic: layer4 only
+
+
+@pytest.mark.parametrize('kind', list_attentions())
+def test_every_description_of_the_default_agrees(kind):
+    where = describe_placement(kind)
+    assert f'ResNet: {where};' in get_attn_info(kind).default_placement
+    assert _stages('resnet', kind) == where
