@@ -61,7 +61,6 @@ def train_run(spec: RunSpec, data: str, profile: str, work_dir: str, data_root: 
     from mmengine.runner import Runner
 
     import convattn_plugin.mm  # noqa: F401 - registers backbones, data sets and hooks
-    import convattn_plugin.mm.fashion_mnist  # noqa: F401 - FashionMNISTFolder, also where mm does not import it
 
     run_dir = os.path.join(work_dir, 'logs', spec.model, f'seed{spec.seed}')
     cfg = run_config(data, profile, spec.kind, spec.seed, run_dir, data_root, cfg_options)
@@ -85,8 +84,9 @@ def train_run(spec: RunSpec, data: str, profile: str, work_dir: str, data_root: 
         # mmengine's deterministic=True switches this on for the whole process.
         torch.use_deterministic_algorithms(deterministic_before)
     return dict(
-        top1=_top1(metrics), weights_sha256=fingerprint, data=data, profile=profile, recipe=os.path.basename(cfg.filename),
-        epochs=int(runner.max_epochs), iterations=int(runner.iter), train_wall_s=round(train_wall, 2),
+        top1=_top1(metrics), weights_sha256=fingerprint, data=data, profile=profile,
+        recipe=os.path.basename(cfg.filename), epochs=int(runner.max_epochs), iterations=int(runner.iter),
+        train_wall_s=round(train_wall, 2),
         wall_s=round(time.perf_counter() - wall0, 2), cpu_s=round(time.process_time() - cpu0, 2),
         threads=torch.get_num_threads(), train_images=len(runner.train_dataloader.dataset),
         test_images=len(runner.test_dataloader.dataset), cfg_options=dict(cfg_options or {}),
