@@ -65,7 +65,7 @@ def family_table(backbone: str, img_size: int = 224) -> list[str]:
     lines = [
         f'{pattern}, figures for `{backbone}_{{kind}}` at {img_size} px:',
         '',
-        '| model | attention in stages | params (M) | vs plain | GFLOPs | vs plain | attention GFLOPs |',
+        '| model | attention placement | params (M) | vs plain | GFLOPs | vs plain | attention GFLOPs |',
         '|---|---|---:|---:|---:|---:|---:|',
         f'| `{backbone}` (plain) | - | {plain_params / 1e6:.2f} | | {plain.total / 1e9:.2f} | | 0 |',
     ]
