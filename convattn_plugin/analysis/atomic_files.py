@@ -20,7 +20,11 @@ def atomic_write(path: str, write: Callable[[str], None]) -> str:
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, 0o644)
+        with open(tmp, 'rb') as f:  # on disk before the rename: a crash leaves old or new, never empty
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; an ordinary file instead
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

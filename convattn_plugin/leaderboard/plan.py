@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-__all__ = ['BASELINE', 'RunSpec', 'plan_runs', 'model_name', 'result_path', 'read_result', 'write_result',
-           'atomic_write_text']
+from ..analysis.atomic_files import atomic_write_text
+
+__all__ = ['BASELINE', 'RunSpec', 'plan_runs', 'model_name', 'result_path', 'read_result', 'write_result']
 
 # The model name of the plain backbone (no attention).
 BASELINE = 'baseline'
@@ -60,25 +60,6 @@ def plan_runs(kinds: Sequence[Optional[str]], seeds: Sequence[int]) -> list[RunS
 def result_path(work_dir: str, spec: RunSpec) -> str:
     """Where the result of ``spec`` is (or will be) written."""
     return os.path.join(work_dir, 'runs', spec.model, f'seed{spec.seed}.json')
-
-
-def atomic_write_text(path: str, text: str) -> str:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def write_result(work_dir: str, spec: RunSpec, result: dict[str, Any]) -> str:

@@ -8,10 +8,9 @@ Pareto front: the models no other model beats in both accuracy and latency.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from typing import Any, Mapping, Sequence
 
+from ..analysis.atomic_files import atomic_write
 from .plan import BASELINE
 
 __all__ = ['pareto_front', 'draw_pareto', 'plot_pareto']
@@ -65,15 +64,5 @@ def draw_pareto(rows: Sequence[Mapping[str, Any]], title: str = ''):
 def plot_pareto(rows: Sequence[Mapping[str, Any]], path: str, title: str = '') -> str:
     """Draw :func:`draw_pareto` to a PNG at ``path`` (atomically); returns ``path``."""
     fig = draw_pareto(rows, title)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.pareto.', suffix='.png', dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format='png')
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
     return path

@@ -17,7 +17,8 @@ import math
 from typing import Any, Mapping, Optional, Sequence
 
 from .cost import ModelCost
-from .plan import BASELINE, atomic_write_text
+from ..analysis.atomic_files import atomic_write_text
+from .plan import BASELINE
 from .stats import paired_difference, summarize, verdict
 
 __all__ = ['COLUMNS', 'leaderboard_rows', 'format_markdown', 'format_csv', 'write_reports']
