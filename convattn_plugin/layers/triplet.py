@@ -11,7 +11,6 @@ averaged. Default k = 7. Options for the authors' released weights: ``bn_momentu
 """
 
 import torch
-import torch.nn as nn
 
 from .cbam import SpatialGate
 from .helpers import GatingModule, apply_gate
