@@ -24,3 +24,14 @@ def test_bad_backbone_and_size_are_refused():
         family_table('resnet7')
     with pytest.raises(ValueError, match='img_size must be a positive int, got 0'):
         model_tables(('resnet18',), 0)
+
+
+def test_tool_refuses_a_zero_size_in_one_line():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[1] / 'tools' / 'model_table.py'
+    proc = subprocess.run([sys.executable, str(tool), '--img-size', '0'], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert "argument --img-size: must be a positive integer, got '0'" in proc.stderr

@@ -261,6 +261,8 @@ def test_attn_stages_and_kwargs_override():
     ('resnet18_se', dict(attn_stages=(4,)), r'attn_stages: 4 is not a stage of resnet18_se; accepted: 0\.\.3'),
     ('vgg11_bn_se', dict(attn_stages=(0, 5)), r'attn_stages: 5 is not a stage of vgg11_bn_se; accepted: 0\.\.4'),
     ('vgg11_se', dict(attn_stages=('last',)), r"attn_stages: 'last' is not a stage"),
+    ('resnet18_cbam', dict(num_classes=10**12), r'resnet18_cbam: num_classes must be an int from 0 .* got 10+$'),
+    ('vgg11_se', dict(num_classes=True), r'vgg11_se: num_classes must be an int .* got True'),
 ])
 def test_bad_attention_options_fail_at_construction(name, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -12,12 +12,18 @@ import argparse
 import sys
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text!r}')
+    return int(text)
+
+
 def main(argv=None) -> int:
     doc = __doc__.split('\n', 1)
     p = argparse.ArgumentParser(description=doc[0], epilog=doc[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--backbones', nargs='+', default=['resnet50', 'vgg16'],
                    help='one backbone per table: resnet18..152, vgg11..19, vgg11_bn..vgg19_bn')
-    p.add_argument('--img-size', type=int, default=224, help='input size in pixels')
+    p.add_argument('--img-size', type=_positive, default=224, help='input size in pixels (a positive int)')
     args = p.parse_args(argv)
     from convattn_plugin.analysis.model_table import model_tables
 

@@ -65,12 +65,27 @@ class ModelFamily:
         build_kwargs = dict(self.build_kwargs)
         if 'feature_cfg' in build_kwargs:  # a fresh copy: build_model_with_cfg writes into it
             build_kwargs['feature_cfg'] = dict(build_kwargs['feature_cfg'])
+        if 'num_classes' in kwargs:
+            check_num_classes(kwargs['num_classes'], variant)
         model_args = dict(self.archs[arch], attn_kind=kind)
         # A tag with published weights fixes the arguments of the authors' architecture.
         from .published_weights import published_model_kwargs
         kwargs = published_model_kwargs(variant, pretrained, kwargs)
         return build_model_with_cfg(
             partial(self.build, variant=variant), variant, pretrained, **build_kwargs, **dict(model_args, **kwargs))
+
+
+# Wider heads end in the allocator's error instead of a message (1e6 classes x 2048 features
+# of ResNet-50 = 8 GB of fp32 weights already).
+MAX_NUM_CLASSES = 1_000_000
+
+
+def check_num_classes(num_classes: object, variant: str) -> int:
+    """``num_classes`` if it is an int in ``0..MAX_NUM_CLASSES`` (0: no classifier), else ``ValueError``."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or not 0 <= num_classes <= MAX_NUM_CLASSES:
+        raise ValueError(f'{variant}: num_classes must be an int from 0 (no classifier) to {MAX_NUM_CLASSES:,}, '
+                         f'got {num_classes!r}')
+    return num_classes
 
 
 def attn_cfg(kind: str, backbone_arxiv: str, **kwargs: Any) -> dict[str, Any]:
