@@ -17,6 +17,16 @@ def test_resnet18_table_has_every_kind_and_the_plain_row():
     assert cbam.split('|')[2].strip() == 'every block of layer1-4'
     bam = next(line for line in lines if line.startswith('| `resnet18_bam`'))
     assert bam.split('|')[2].strip() == 'after layer1-3'  # BAM's paper: between stages
+    # The pretrained column lists the depths with the authors' weights and their reported top-1.
+    from convattn_plugin.models.published_weights import get_published
+
+    eca = next(line for line in lines if line.startswith('| `resnet18_eca`'))
+    cell = eca.split('|')[8].strip()
+    assert cell.startswith('18: ') and [c.split(':')[0] for c in cell.split(', ')] == ['18', '34', '50', '101', '152']
+    assert cell.split(', ')[0] == f"18: {get_published('resnet18_eca.bangguwu_in1k').top1:.2f}"
+    coord = next(line for line in lines if line.startswith('| `resnet18_coord`'))
+    assert coord.split('|')[8].strip() == '-'
+    assert eca.count('|') == 9 and family_table('vgg11', 64)[-1].count('|') == 8  # VGG: no such column
 
 
 def test_bad_backbone_and_size_are_refused():

@@ -18,7 +18,9 @@ __all__ = ['measure_model', 'family_table', 'model_tables', 'FOOTNOTE']
 
 FOOTNOTE = ('GFLOPs count one multiply-add as 2 FLOPs and include every element-wise operator of the '
             'attention (gates, pooling, softmax); "attention GFLOPs" is the part inside the attention modules. '
-            'ResNet: where each kind\'s paper puts it (the models\' default); VGG stages 0-4 = the five conv stages.')
+            'ResNet: where each kind\'s paper puts it (the models\' default); VGG stages 0-4 = the five conv stages. '
+            '"Pretrained": tags with the authors\' ImageNet-1k weights (depth: top-1 % as reported by the '
+            'authors, not measured here; timm\'s own table for SE).')
 
 
 def measure_model(name: str, img_size: int) -> tuple[int, FlopCount]:
@@ -52,6 +54,22 @@ def _stages(family: str, kind: str) -> str:
     return f'{num_stages - 1}' if get_attn_info(kind).quadratic else f'0-{num_stages - 1}'
 
 
+def _pretrained(family: str, kind: str) -> str:
+    """Depths of ``kind`` with published weights and their reported top-1, e.g. ``'18: 70.92, 50: 77.42'``."""
+    from ..models.published_weights import get_published, list_published
+
+    found = []
+    for name in list_published():
+        entry = get_published(name)
+        arch, _, entry_kind = entry.model.partition('_')
+        if entry_kind == kind and arch.startswith(family) and entry.top1 is not None:
+            found.append((int(arch[len(family):]), entry.tag, entry.top1))
+    depths = [depth for depth, _, _ in found]
+    # A depth with several tags (triplet's k = 7 and k = 3) names each tag.
+    return ', '.join(f'{depth}: {top1:.2f}' if depths.count(depth) == 1 else f'{depth} `{tag}`: {top1:.2f}'
+                     for depth, tag, top1 in sorted(found)) or '-'
+
+
 def family_table(backbone: str, img_size: int = 224) -> list[str]:
     """Markdown lines for ``{backbone}_{kind}``, every kind, with the plain backbone as the first row."""
     from ..models import RESNET_ARCHS, VGG_ARCHS
@@ -65,16 +83,19 @@ def family_table(backbone: str, img_size: int = 224) -> list[str]:
     lines = [
         f'{pattern}, figures for `{backbone}_{{kind}}` at {img_size} px:',
         '',
-        '| model | attention placement | params (M) | vs plain | GFLOPs | vs plain | attention GFLOPs |',
-        '|---|---|---:|---:|---:|---:|---:|',
-        f'| `{backbone}` (plain) | - | {plain_params / 1e6:.2f} | | {plain.total / 1e9:.2f} | | 0 |',
+        '| model | attention placement | params (M) | vs plain | GFLOPs | vs plain | attention GFLOPs |'
+        + (' pretrained (reported top-1) |' if family == 'resnet' else ''),
+        '|---|---|---:|---:|---:|---:|---:|' + ('---|' if family == 'resnet' else ''),
+        f'| `{backbone}` (plain) | - | {plain_params / 1e6:.2f} | | {plain.total / 1e9:.2f} | | 0 |'
+        + (' - |' if family == 'resnet' else ''),
     ]
     for kind in list_attentions():
         params, flops = measure_model(f'{backbone}_{kind}', img_size)
         lines.append(
             f'| `{backbone}_{kind}` | {_stages(family, kind)} | {params / 1e6:.2f} | '
             f'+{(params - plain_params) / plain_params:.1%} | {flops.total / 1e9:.2f} | '
-            f'+{(flops.total - plain.total) / plain.total:.1%} | {flops.attention / 1e9:.3f} |')
+            f'+{(flops.total - plain.total) / plain.total:.1%} | {flops.attention / 1e9:.3f} |'
+            + (f' {_pretrained(family, kind)} |' if family == 'resnet' else ''))
     return lines
 
 
