@@ -2,12 +2,9 @@
 match its manifest; publishing never leaves a half release or replaces one unasked."""
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -30,14 +27,6 @@ CFG_CBAM = REPO / 'configs/resnet_cbam/resnet18-cbam_1xb32_digits.py'
 NAME = 'cbam-safety'
 
 pytestmark = pytest.mark.usefixtures('one_thread')
-
-
-class _Evil:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').write('code ran')",)
 
 
 @pytest.fixture(scope='module')
@@ -148,30 +137,19 @@ def test_files_must_match_the_manifest(copy, clean_hub):
         find_release_files(copy)
 
 
-def test_a_url_in_weights_is_downloaded_and_never_unpickled(copy, tmp_path, clean_hub, monkeypatch):
+def test_a_url_in_weights_is_downloaded_and_never_unpickled(copy, tmp_path, clean_hub, served, hub_dir,
+                                                           code_running_pickle):
     import mmpretrain
 
-    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
-    www = tmp_path / 'www'
-    www.mkdir()
+    www, base = served
     marker = tmp_path / 'marker'
     plain = www / 'evil.pth'
-    torch.save({'state_dict': _Evil(marker)}, plain)
+    torch.save({'state_dict': code_running_pickle(marker)}, plain)
     evil = plain.rename(www / f'evil-{sha256_of(plain)[:8]}.pth')
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
-    thread.start()
-    try:
-        _set_entry(copy, Weights=f'http://127.0.0.1:{server.server_port}/{evil.name}')
-        assert register_release(copy / 'metafile.yml') == [NAME]
-        with pytest.raises(UnsafeCheckpointError, match='refused'):
-            mmpretrain.get_model(NAME, pretrained=True)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    _set_entry(copy, Weights=f'{base}/{evil.name}')
+    assert register_release(copy / 'metafile.yml') == [NAME]
+    with pytest.raises(UnsafeCheckpointError, match='refused'):
+        mmpretrain.get_model(NAME, pretrained=True)
     assert not marker.exists()
 
 
@@ -236,10 +214,10 @@ def test_publish_names_non_finite_weights_not_the_layouts(tmp_path):
     assert not (tmp_path / 'out').exists()
 
 
-def test_read_checkpoint_refuses_code(tmp_path):
+def test_read_checkpoint_refuses_code(tmp_path, code_running_pickle):
     marker = tmp_path / 'marker'
     ckpt = tmp_path / 'epoch_1.pth'
-    torch.save({'state_dict': {'w': _Evil(marker)}}, ckpt)
+    torch.save({'state_dict': {'w': code_running_pickle(marker)}}, ckpt)
     with pytest.raises(UnsafeCheckpointError, match='refused'):
         read_checkpoint(ckpt)
     assert not marker.exists()

@@ -2,56 +2,16 @@
 pickle served over http never runs, and the hash a URL's file name carries is checked."""
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
 import pytest
 import torch
 
 from convattn_plugin.checkpoint import HashMismatchError, UnsafeCheckpointError, load_weights, sha256_of
 
 
-class _Evil:
-    """Unpickling this writes a marker file (what an attacker's payload would do)."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').write('code ran')",)
-
-
-@pytest.fixture
-def served(tmp_path):
-    """An http server on 127.0.0.1 serving ``tmp_path/www`` from a thread; stopped after the test."""
-    root = tmp_path / 'www'
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    server.timeout = 5
-    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
-    thread.start()
-    try:
-        yield root, f'http://127.0.0.1:{server.server_port}'
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def hub_dir(tmp_path, monkeypatch):
-    """torch's hub cache in the test's folder (downloads land there)."""
-    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
-    return tmp_path / 'hub'
-
-
-def test_a_crafted_pickle_at_a_url_is_refused_and_never_runs(served, hub_dir, tmp_path):
+def test_a_crafted_pickle_at_a_url_is_refused_and_never_runs(served, hub_dir, tmp_path, code_running_pickle):
     root, base = served
     marker = tmp_path / 'marker'
-    torch.save({'state_dict': _Evil(marker)}, root / 'evil.pth')
+    torch.save({'state_dict': code_running_pickle(marker)}, root / 'evil.pth')
     with pytest.raises(UnsafeCheckpointError, match=r'evil\.pth: refused: the file holds objects other than weights'):
         load_weights(f'{base}/evil.pth')
     assert not marker.exists()

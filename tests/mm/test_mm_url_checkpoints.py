@@ -3,9 +3,6 @@
 download to a file and unpickle with ``weights_only=True``; a crafted pickle never runs."""
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 
 import pytest
 import torch
@@ -16,32 +13,10 @@ from convattn_plugin.checkpoint import HashMismatchError, UnsafeCheckpointError,
 NAME = 'resnet18-cbam_1xb32_digits'
 
 
-class _Evil:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').write('code ran')",)
-
-
 @pytest.fixture
-def served(tmp_path, monkeypatch):
-    """``(folder, base URL)``: an http server on 127.0.0.1 in a thread, stopped after the test;
-    torch's hub cache in the test's folder."""
-    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
-    root = tmp_path / 'www'
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
-    thread.start()
-    try:
-        yield root, f'http://127.0.0.1:{server.server_port}'
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def served(served, hub_dir):
+    """The shared local server, with torch's hub cache in the test's folder."""
+    return served
 
 
 def _backbone(init_cfg=None):
@@ -72,10 +47,10 @@ def _load_ways(url):
 
 
 @pytest.mark.parametrize('way', ['load_checkpoint', 'init_cfg', 'get_model'])
-def test_a_crafted_pickle_at_a_url_never_runs(served, tmp_path, way):
+def test_a_crafted_pickle_at_a_url_never_runs(served, tmp_path, way, code_running_pickle):
     root, base = served
     marker = tmp_path / 'marker'
-    torch.save({'state_dict': _Evil(marker)}, root / 'evil.pth')
+    torch.save({'state_dict': code_running_pickle(marker)}, root / 'evil.pth')
     with pytest.raises(UnsafeCheckpointError, match='refused: the file holds objects other than weights'):
         _load_ways(f'{base}/evil.pth')[way]()
     assert not marker.exists()
