@@ -178,6 +178,26 @@ def test_triplet_pool_order(order):
         torch.testing.assert_close(m(x), _triplet_reference(m, x, order), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_triplet_gradients_match_the_rotating_form(layout):
+    # The module gates x once with the sum of the three (back-rotated) gates; the paper
+    # gates three rotations of x. Same values and gradients, in float64 and in eval BN.
+    m = _randomise(create_attn('triplet', 6)).double()
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    x_ref = x.detach().clone().requires_grad_()
+    x = x.requires_grad_()
+    out, ref = m(x), _triplet_reference(m, x_ref, 'max_mean')
+    weight = torch.randn_like(ref)
+    params = list(m.parameters())
+    grads = torch.autograd.grad((out * weight).sum(), [x] + params)
+    grads_ref = torch.autograd.grad((ref * weight).sum(), [x_ref] + params)
+    torch.testing.assert_close(out, ref)
+    for got, want in zip(grads, grads_ref):
+        torch.testing.assert_close(got, want)
+
+
 def test_triplet_default_is_the_papers_z_pool():
     m = create_attn("triplet", 8)
     assert {g.pool_order for g in (m.gate_cw, m.gate_hc, m.gate_hw)} == {"max_mean"}

@@ -103,6 +103,10 @@ class SpatialGate(nn.Module):
             pooled = torch.cat([channel_max(x), x.mean(1, keepdim=True)], dim=1)
         else:
             pooled = torch.cat([x.mean(1, keepdim=True), channel_max(x)], dim=1)
+        return self.from_pooled(pooled)
+
+    def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The gate of an already pooled ``(N, 2, H, W)`` map (in ``pool_order``)."""
         return self.gate(self.bn(self.conv(pooled)))
 
 

@@ -13,6 +13,7 @@ averaged. Default k = 7. Options for the authors' released weights: ``bn_momentu
 import torch
 
 from .cbam import SpatialGate
+from .gate_functions import keeps_less_for_backward
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -56,12 +57,41 @@ class TripletAttention(GatingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        # Rotations are made contiguous (as the authors' code does): products and sums of
-        # tensors in two memory layouts make torch.export guard on strides.
-        x_cw = x.permute(0, 2, 1, 3).contiguous()                     # N, H, C, W: pools over H
-        out_cw = (x_cw * self.gate_cw(x_cw)).permute(0, 2, 1, 3).contiguous()
-        x_hc = x.permute(0, 3, 2, 1).contiguous()                     # N, W, H, C: pools over W
-        out_hc = (x_hc * self.gate_hc(x_hc)).permute(0, 3, 2, 1).contiguous()
-        rotated = out_cw + out_hc
-        # x * gate_hw is the last product that reads x: with inplace, it goes into x.
-        return apply_gate(x, self.gate_hw(x), self.inplace).add_(rotated).mul_(1.0 / 3.0)
+        # The paper (and the authors' code) rotates x twice, gates each rotation and rotates
+        # the products back: (x * g_hw + rot_cw^-1(rot_cw(x) * g_cw) + rot_hc^-1(...)) / 3.
+        # A rotation's gate, rotated back, is a gate of x broadcast along the axis it pooled,
+        # so this is x * (g_hw + g_cw + g_hc) / 3 with only the small pooled maps rotated:
+        # no copy of x, one product instead of three (equal up to rounding; tested against the
+        # rotating form in tests/test_layers_fidelity.py).
+        g_cw = self.gate_cw.from_pooled(self._z_pool(x, 2)).permute(0, 2, 1, 3)  # (N, C, 1, W)
+        g_hc = self.gate_hc.from_pooled(self._z_pool(x, 3).transpose(2, 3)).permute(0, 3, 2, 1)  # (N, C, H, 1)
+        gates = (self.gate_hw(x) + g_cw + g_hc).mul_(1.0 / 3.0)
+        return _gate_with_own_map(x, gates, self.inplace)
+
+    def _z_pool(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """``[max; mean]`` of ``x`` over ``dim`` (2 or 3) as a 2-channel map (``pool_order``)."""
+        maximum = _max_along(x, dim)
+        mean = x.mean(dim)
+        pair = [mean, maximum] if self.gate_hw.pool_order == 'mean_max' else [maximum, mean]
+        return torch.stack(pair, dim=1)
+
+
+def _max_along(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``x.amax(dim)``; in eager training ``max`` with indices (a smaller, faster backward)."""
+    if not torch.jit.is_scripting():
+        if keeps_less_for_backward(x):
+            return x.max(dim)[0]
+    return x.amax(dim)
+
+
+@torch.fx.wrap
+def _gate_with_own_map(x: torch.Tensor, gates: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """``x * gates`` where ``gates`` is a full-size map of the caller's own.
+
+    In inference the product goes into ``x`` with ``inplace``, else into ``gates`` when it
+    is laid out as ``x``; otherwise (and under autograd) it is a new tensor in ``x``'s
+    memory format (e.g. channels-last).
+    """
+    if inplace or gates.stride() != x.stride():
+        return apply_gate(x, gates, inplace)
+    return apply_gate(gates, x, inplace=True)
