@@ -179,6 +179,29 @@ def test_triplet_pool_order(order):
 
 
 @pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_eca_training_path_matches_autograd(layout):
+    # In eager training ECA runs a custom backward (one pass for the gradient through the
+    # gate and through the mean); it must equal autograd's on the plain form.
+    m = create_attn('eca', 40).double()
+    assert m.conv.weight.shape[-1] == 3
+    x = torch.randn(2, 40, 5, 7, dtype=torch.float64)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    assert torch.autograd.gradcheck(lambda t, w: m(t), (x.clone().requires_grad_(), m.conv.weight))
+    x_ref = x.clone().requires_grad_()
+    x = x.requires_grad_()
+    out, ref = m(x), x_ref * m.channel_gate(x_ref)
+    assert out.grad_fn is not None and 'EcaProduct' in type(out.grad_fn).__name__
+    assert out.is_contiguous(memory_format=torch.channels_last) == (layout == 'channels_last')
+    weight = torch.randn_like(ref)
+    got = torch.autograd.grad((out * weight).sum(), [x, m.conv.weight])
+    want = torch.autograd.grad((ref * weight).sum(), [x_ref, m.conv.weight])
+    torch.testing.assert_close(out, ref)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
 def test_triplet_gradients_match_the_rotating_form(layout):
     # The module gates x once with the sum of the three (back-rotated) gates; the paper
     # gates three rotations of x. Same values and gradients, in float64 and in eval BN.

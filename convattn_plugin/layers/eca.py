@@ -16,8 +16,10 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_int, check_number
+from .gate_functions import keeps_less_for_backward
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -70,4 +72,50 @@ class EfficientChannelAttn(GatingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
+        if not torch.jit.is_scripting():
+            if _fused_backward_applies(x):
+                # Eager fp32 training: one backward pass sums the gradient through the gate
+                # and through the mean (autograd writes and re-reads one more feature map).
+                return _EcaProduct.apply(x, self.conv.weight, self.gate)
         return apply_gate(x, self.channel_gate(x), self.inplace)
+
+
+def _fused_backward_applies(x: torch.Tensor) -> bool:
+    if not keeps_less_for_backward(x) or x.dtype not in (torch.float32, torch.float64):
+        return False
+    # CPU and CUDA without autocast only (autocast would run the forward in another dtype
+    # than this backward assumes; other devices, e.g. meta, take the plain form).
+    return x.device.type in ('cpu', 'cuda') and not torch.is_autocast_enabled(x.device.type)
+
+
+class _EcaProduct(torch.autograd.Function):
+    """``x * sigmoid(conv1d(mean_hw(x)))`` with a backward that writes ``x``'s gradient once.
+
+    Autograd computes ``grad * g`` and the mean's broadcast gradient as two feature maps and
+    adds them; here one ``addcmul`` does both. Values and gradients equal the plain form
+    (``torch.autograd.gradcheck`` in float64, tests/test_layers_fidelity.py). The sigmoid
+    runs as the module's ``gate`` submodule, so its forward hooks (attention maps) still fire.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, gate: nn.Module) -> torch.Tensor:
+        n, c = x.shape[:2]
+        pooled = x.mean((2, 3)).view(n, 1, c)
+        g = gate(F.conv1d(pooled, weight, padding=weight.shape[-1] // 2))
+        ctx.save_for_backward(x, weight, pooled, g)
+        return x * g.view(n, c, 1, 1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight, pooled, g = ctx.saved_tensors
+        n, c, h, w = x.shape
+        padding = weight.shape[-1] // 2
+        grad_y = (grad * x).sum((2, 3)).view(n, 1, c).mul_(g * (1 - g))  # through the sigmoid
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.nn.grad.conv1d_weight(pooled, weight.shape, grad_y, padding=padding)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_pooled = torch.nn.grad.conv1d_input(pooled.shape, weight, grad_y, padding=padding)
+            grad_x = torch.addcmul(grad_pooled.view(n, c, 1, 1).div_(h * w), grad, g.view(n, c, 1, 1))
+        return grad_x, grad_weight, None
