@@ -13,7 +13,7 @@ averaged. Default k = 7. Options for the authors' released weights: ``bn_momentu
 import torch
 
 from .cbam import SpatialGate
-from .gate_functions import keeps_less_for_backward
+from .gate_functions import max_along
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -70,18 +70,10 @@ class TripletAttention(GatingModule):
 
     def _z_pool(self, x: torch.Tensor, dim: int) -> torch.Tensor:
         """``[max; mean]`` of ``x`` over ``dim`` (2 or 3) as a 2-channel map (``pool_order``)."""
-        maximum = _max_along(x, dim)
+        maximum = max_along(x, dim)
         mean = x.mean(dim)
         pair = [mean, maximum] if self.gate_hw.pool_order == 'mean_max' else [maximum, mean]
         return torch.stack(pair, dim=1)
-
-
-def _max_along(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """``x.amax(dim)``; in eager training ``max`` with indices (a smaller, faster backward)."""
-    if not torch.jit.is_scripting():
-        if keeps_less_for_backward(x):
-            return x.max(dim)[0]
-    return x.amax(dim)
 
 
 @torch.fx.wrap
