@@ -309,3 +309,47 @@ def test_width_rounding(kind):
         return {c.out_channels for c in m.modules() if isinstance(c, nn.Conv2d)}
     assert 4 in widths('round') and 3 not in widths('round')
     assert 3 in widths('floor') and 4 not in widths('floor')
+
+
+def _grad_fn_names(out):
+    seen, todo = {}, [out.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is not None and id(fn) not in seen:
+            seen[id(fn)] = type(fn).__name__
+            todo.extend(f for f, _ in fn.next_functions)
+    return set(seen.values())
+
+
+def _gc_reference(m, x):
+    # GCNet, Eq. 2 / Fig. 4: context = sum_j softmax_j(W_k x_j) x_j, out = x + transform(context).
+    n, c, h, w = x.shape
+    conv = m.conv_attn
+    logits = (x * conv.weight.view(1, c, 1, 1)).sum(1).flatten(1) + conv.bias
+    context = (x.flatten(2) * torch.softmax(logits, -1).unsqueeze(1)).sum(-1)
+    return x + m.transform(context.view(n, c, 1, 1))
+
+
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_gc_training_path_matches_the_formula(layout):
+    # In eager training GC's attention pooling runs a custom backward (x's two gradients
+    # written by one batched product); values and gradients must equal the formula's.
+    m = _randomise(create_attn('gc', 12, rd_ratio=1 / 4)).double().train()
+    x = torch.randn(2, 12, 5, 7, dtype=torch.float64)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    params = [m.conv_attn.weight, m.conv_attn.bias, m.transform[0].weight]
+    assert torch.autograd.gradcheck(lambda t, *p: m(t), (x.clone().requires_grad_(), *params))
+    x_ref = x.clone().requires_grad_()
+    x = x.requires_grad_()
+    out, ref = m(x), _gc_reference(m, x_ref)
+    assert any('AttentionPooling' in name for name in _grad_fn_names(out))
+    weight = torch.randn_like(ref)
+    got = torch.autograd.grad((out * weight).sum(), [x, *params])
+    want = torch.autograd.grad((ref * weight).sum(), [x_ref, *params])
+    torch.testing.assert_close(out, ref)
+    assert got[0].is_contiguous(memory_format=torch.channels_last) == (layout == 'channels_last')
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():                       # inference takes the module path (hooks on conv_attn fire)
+        torch.testing.assert_close(m(x), _gc_reference(m, x))

@@ -49,9 +49,14 @@ def _assert_same_forward_backward(eager: nn.Module, other: nn.Module, x: torch.T
     torch.testing.assert_close(out2, out, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(x_grad2, x_grad, rtol=1e-4, atol=1e-5)
     assert grads2.keys() == grads.keys()
+    assert all(g is not None and grads2[name] is not None for name, g in grads.items()), 'a parameter got no gradient'
+    # Rounding scales with the gradients' size: eager training may take a hand-written
+    # backward (ECA, GC) and the traced/scripted module the plain form. A gradient that is
+    # zero in exact arithmetic (GC's LayerNorm over one value, at 3 and 16 channels) is then
+    # rounding noise of the module's largest gradient, amplified by 1/sqrt(eps).
+    atol = 1e-4 * max([0.1] + [g.abs().max().item() for g in grads.values()])
     for name, g in grads.items():
-        assert g is not None and grads2[name] is not None, f'{name} got no gradient'
-        torch.testing.assert_close(grads2[name], g, rtol=1e-4, atol=1e-5, msg=f'gradient of {name}')
+        torch.testing.assert_close(grads2[name], g, rtol=1e-4, atol=atol, msg=f'gradient of {name}')
 
 
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_int, check_number
-from .gate_functions import keeps_less_for_backward
+from .gate_functions import fused_backward_applies
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -73,19 +73,11 @@ class EfficientChannelAttn(GatingModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         if not torch.jit.is_scripting():
-            if _fused_backward_applies(x):
+            if fused_backward_applies(x):
                 # Eager fp32 training: one backward pass sums the gradient through the gate
                 # and through the mean (autograd writes and re-reads one more feature map).
                 return _EcaProduct.apply(x, self.conv.weight, self.gate)
         return apply_gate(x, self.channel_gate(x), self.inplace)
-
-
-def _fused_backward_applies(x: torch.Tensor) -> bool:
-    if not keeps_less_for_backward(x) or x.dtype not in (torch.float32, torch.float64):
-        return False
-    # CPU and CUDA without autocast only (autocast would run the forward in another dtype
-    # than this backward assumes; other devices, e.g. meta, take the plain form).
-    return x.device.type in ('cpu', 'cuda') and not torch.is_autocast_enabled(x.device.type)
 
 
 class _EcaProduct(torch.autograd.Function):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ['gate_product_recomputed', 'keeps_less_for_backward', 'max_along', 'max_over_positions']
+__all__ = ['fused_backward_applies', 'gate_product_recomputed', 'keeps_less_for_backward', 'max_along', 'max_over_positions']
 
 
 class _GateProductRecomputed(torch.autograd.Function):
@@ -65,6 +65,18 @@ def keeps_less_for_backward(x: torch.Tensor) -> bool:
     if isinstance(x, torch.fx.Proxy) or torch.compiler.is_compiling():
         return False
     return torch.is_grad_enabled() and x.requires_grad
+
+
+def fused_backward_applies(x: torch.Tensor) -> bool:
+    """Whether a kind's hand-written backward (ECA's product, GC's pooling) should run for ``x``.
+
+    As :func:`keeps_less_for_backward`, and further only for float32 / float64 on CPU or
+    CUDA without autocast: autocast would run the forward in another dtype than these
+    backwards assume; other devices (e.g. ``meta``) and dtypes take the plain form.
+    """
+    if not keeps_less_for_backward(x) or x.dtype not in (torch.float32, torch.float64):
+        return False
+    return x.device.type in ('cpu', 'cuda') and not torch.is_autocast_enabled(x.device.type)
 
 
 def max_over_positions(x: torch.Tensor) -> torch.Tensor:
