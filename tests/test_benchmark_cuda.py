@@ -91,3 +91,29 @@ def test_benchmark_on_cuda_amp_channels_last():
         assert r.train_mem_mb > 0 and r.modes['train'].images_per_s > 0
     assert ours.mem_extra_mb < theirs.mem_extra_mb                 # CBAM keeps one map less for backward
     assert ours.attn_ms > 0 and base.attn_ms == 0
+
+
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+@pytest.mark.parametrize('kind', ['eca', 'gc'])
+def test_hand_written_backward_on_cuda_matches_float64(kind, layout):
+    # fp32 training on CUDA takes ECA's and GC's hand-written backward; on the CPU in float64
+    # the same backward is checked against the formula (tests/test_layers_fidelity.py).
+    torch.manual_seed(0)
+    m = create_attn(kind, 24).train()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.5)
+    x, weight = torch.randn(2, 2, 24, 9, 7).unbind(0)
+    if layout == 'channels_last':
+        x, weight = (t.contiguous(memory_format=torch.channels_last) for t in (x, weight))
+    results = []
+    for device, dtype in ((DEVICE, torch.float32), ('cpu', torch.float64)):
+        mod = m.to(device, dtype)
+        xx = x.to(device, dtype, copy=True).requires_grad_(True)
+        out = mod(xx)
+        grads = torch.autograd.grad((out * weight.to(device, dtype)).sum(), [xx, *mod.parameters()])
+        results.append([t.double().cpu() for t in (out, *grads)])
+        if device == DEVICE:
+            assert grads[0].is_contiguous(memory_format=torch.channels_last) == (layout == 'channels_last')
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

@@ -190,8 +190,15 @@ def test_eca_training_path_matches_autograd(layout):
     assert torch.autograd.gradcheck(lambda t, w: m(t), (x.clone().requires_grad_(), m.conv.weight))
     x_ref = x.clone().requires_grad_()
     x = x.requires_grad_()
-    out, ref = m(x), x_ref * m.channel_gate(x_ref)
+    seen = []                                   # hooks on the submodules fire on this path too
+    handles = [sub.register_forward_hook(lambda mod, args, o: seen.append(o)) for sub in (m.conv, m.gate)]
+    out = m(x)
+    for h in handles:
+        h.remove()
+    ref = x_ref * m.channel_gate(x_ref)
     assert out.grad_fn is not None and 'EcaProduct' in type(out.grad_fn).__name__
+    assert len(seen) == 2 and seen[0].shape == (2, 1, 40)
+    torch.testing.assert_close(seen[1].view(2, 40, 1, 1), m.channel_gate(x_ref))
     assert out.is_contiguous(memory_format=torch.channels_last) == (layout == 'channels_last')
     weight = torch.randn_like(ref)
     got = torch.autograd.grad((out * weight).sum(), [x, m.conv.weight])

@@ -16,7 +16,6 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_int, check_number
 from .gate_functions import fused_backward_applies
@@ -76,7 +75,7 @@ class EfficientChannelAttn(GatingModule):
             if fused_backward_applies(x):
                 # Eager fp32 training: one backward pass sums the gradient through the gate
                 # and through the mean (autograd writes and re-reads one more feature map).
-                return _EcaProduct.apply(x, self.conv.weight, self.gate)
+                return _EcaProduct.apply(x, self.conv.weight, self.conv, self.gate)
         return apply_gate(x, self.channel_gate(x), self.inplace)
 
 
@@ -85,15 +84,17 @@ class _EcaProduct(torch.autograd.Function):
 
     Autograd computes ``grad * g`` and the mean's broadcast gradient as two feature maps and
     adds them; here one ``addcmul`` does both. Values and gradients equal the plain form
-    (``torch.autograd.gradcheck`` in float64, tests/test_layers_fidelity.py). The sigmoid
-    runs as the module's ``gate`` submodule, so its forward hooks (attention maps) still fire.
+    (``torch.autograd.gradcheck`` in float64, tests/test_layers_fidelity.py). The convolution
+    and the sigmoid run as the module's ``conv`` and ``gate`` submodules, so their forward
+    hooks (attention maps, feature extraction) fire as in the plain form; ``weight`` is
+    ``conv.weight``, passed so that it receives its gradient here.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, gate: nn.Module) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, conv: nn.Module, gate: nn.Module) -> torch.Tensor:
         n, c = x.shape[:2]
         pooled = x.mean((2, 3)).view(n, 1, c)
-        g = gate(F.conv1d(pooled, weight, padding=weight.shape[-1] // 2))
+        g = gate(conv(pooled))
         ctx.save_for_backward(x, weight, pooled, g)
         return x * g.view(n, c, 1, 1)
 
@@ -110,4 +111,4 @@ class _EcaProduct(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_pooled = torch.nn.grad.conv1d_input(pooled.shape, weight, grad_y, padding=padding)
             grad_x = torch.addcmul(grad_pooled.view(n, c, 1, 1).div_(h * w), grad, g.view(n, c, 1, 1))
-        return grad_x, grad_weight, None
+        return grad_x, grad_weight, None, None
