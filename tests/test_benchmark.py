@@ -205,3 +205,30 @@ def test_attention_alone_mode(one_thread):
     assert row['attn-train_ratio'] == pytest.approx(expected)
     assert row['attn-train_met'] in ('yes', 'NO', 'noise')
     assert 'attn-train ours / timm' in report.format_targets([row])
+
+
+def test_compile_mode_keeps_a_graph_for_every_model():
+    # Models of one class share their forward's code; past dynamo's recompile limit (8) a
+    # compiled model of another structure silently runs eagerly. The compile mode's region makes room for all.
+    from convattn_plugin.analysis.bench_modes import room_for_compiled_models
+
+    def run(count: int) -> int:
+        torch.compiler.reset()
+        graphs = []
+
+        def backend(gm, example_inputs):
+            graphs.append(gm)
+            return gm.forward
+        # Different depths: different graphs (dynamo shares one graph among equal structures).
+        models = [torch.compile(torch.nn.Sequential(*[torch.nn.Linear(3, 3) for _ in range(depth + 1)]),
+                                backend=backend) for depth in range(count)]
+        for m in models:
+            m(torch.randn(2, 3))
+        return len(graphs)
+
+    limit = torch.compiler.config.recompile_limit
+    assert run(limit + 2) == limit                       # what the region is for
+    with room_for_compiled_models(limit + 2):
+        assert run(limit + 2) == limit + 2
+    assert torch.compiler.config.recompile_limit == limit
+    torch.compiler.reset()

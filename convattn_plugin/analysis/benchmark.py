@@ -23,6 +23,7 @@ for ``train`` the peak memory of one more step (:mod:`.memory`).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import statistics
@@ -32,7 +33,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .bench_modes import MODES, attention_time, make_call
+from .bench_modes import MODES, attention_time, make_call, room_for_compiled_models
 from .flops import flop_breakdown
 from .memory import peak_memory
 from .model_spec import ModelSpec, build_model, parse_model
@@ -182,7 +183,8 @@ def run_benchmark(
     rng = random.Random(seed)
 
     for mode in modes:
-        times, warm = _time_mode(mode, models, x, y, dev, amp, rounds, warmup, sync, rng, results, progress)
+        with room_for_compiled_models(len(models) + 1) if mode == 'compile' else contextlib.nullcontext():
+            times, warm = _time_mode(mode, models, x, y, dev, amp, rounds, warmup, sync, rng, results, progress)
         for k, r in results.items():
             if mode == 'attn-train':  # no attention in the baseline: nothing to divide by
                 r.modes[mode] = paired_overhead(times[k], times[k], batch_size)
