@@ -205,11 +205,14 @@ def test_attention_alone_mode(one_thread):
     assert row['attn-train_ratio'] == pytest.approx(expected)
     assert row['attn-train_met'] in ('yes', 'NO', 'noise')
     assert 'attn-train ours / timm' in report.format_targets([row])
+    base_row = report.format_table(results).splitlines()[2].split()
+    assert base_row[:2] == ['resnet18', 'baseline'] and base_row[-3:] == ['-', '-', '-']  # nothing timed
 
 
 def test_compile_mode_keeps_a_graph_for_every_model():
     # Models of one class share their forward's code; past dynamo's recompile limit (8) a
-    # compiled model of another structure silently runs eagerly. The compile mode's region makes room for all.
+    # compiled model of another structure silently runs eagerly. The compile mode's region
+    # makes room for all.
     from convattn_plugin.analysis.bench_modes import room_for_compiled_models
 
     def run(count: int) -> int:

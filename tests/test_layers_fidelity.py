@@ -360,3 +360,26 @@ def test_gc_training_path_matches_the_formula(layout):
         torch.testing.assert_close(a, b)
     with torch.no_grad():                       # inference takes the module path (hooks on conv_attn fire)
         torch.testing.assert_close(m(x), _gc_reference(m, x))
+
+
+@pytest.mark.parametrize('bias', [True, False])
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_gc_pointwise_conv_is_the_convolution(layout, bias):
+    # GC's conv_attn runs as a batched product; it must be nn.Conv2d(C, 1, 1) in values,
+    # gradients, parameters and state-dict keys (published GC weights load into it).
+    from convattn_plugin.layers.gc import PointwiseConvToOne
+    torch.manual_seed(0)
+    conv = PointwiseConvToOne(12, bias=bias).double()
+    ref = nn.Conv2d(12, 1, 1, bias=bias).double()
+    assert conv.state_dict().keys() == ref.state_dict().keys()
+    ref.load_state_dict(conv.state_dict())
+    x = torch.randn(3, 12, 5, 7, dtype=torch.float64)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out, want = conv(x1), ref(x2)
+    torch.testing.assert_close(out, want)
+    weight = torch.randn_like(want)
+    for a, b in zip(torch.autograd.grad((out * weight).sum(), [x1, *conv.parameters()]),
+                    torch.autograd.grad((want * weight).sum(), [x2, *ref.parameters()])):
+        torch.testing.assert_close(a, b)

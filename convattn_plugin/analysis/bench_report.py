@@ -48,6 +48,8 @@ def format_table(results: Sequence[BenchResult], markdown: bool = False) -> str:
                _num(r.attn_ms, '.2f')]
         for mode in modes:
             mr = r.modes.get(mode)
+            if mode == 'attn-train' and r.impl == 'baseline':
+                mr = None  # no attention modules: nothing was timed
             row += [_num(mr.ms if mr else math.nan), _num(mr.images_per_s if mr else math.nan),
                     _pct(mr) if r.impl != 'baseline' else '-']
             if mode == 'compile':

@@ -70,11 +70,17 @@ def full_precision(device: torch.device) -> ContextManager:
 
 @torch.fx.wrap
 def softmax_fp32(logits: torch.Tensor, dim: int) -> torch.Tensor:
-    """``softmax(logits)`` computed in fp32 even under autocast, returned as fp32."""
+    """``softmax(logits)`` in at least fp32, even under autocast.
+
+    Half-precision logits are computed and returned in fp32; fp32 and fp64 logits keep
+    their dtype (an fp64 softmax is not rounded to fp32).
+    """
+    if logits.dtype != torch.float64:
+        logits = logits.float()
     if not torch.jit.is_scripting():
         with full_precision(logits.device):
-            return torch.softmax(logits.float(), dim=dim)
-    return torch.softmax(logits.float(), dim=dim)
+            return torch.softmax(logits, dim=dim)
+    return torch.softmax(logits, dim=dim)
 
 
 @torch.fx.wrap
