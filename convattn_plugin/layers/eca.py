@@ -104,11 +104,11 @@ class _EcaProduct(torch.autograd.Function):
         n, c, h, w = x.shape
         padding = weight.shape[-1] // 2
         grad_y = (grad * x).sum((2, 3)).view(n, 1, c).mul_(g * (1 - g))  # through the sigmoid
-        grad_weight = None
-        if ctx.needs_input_grad[1]:
-            grad_weight = torch.nn.grad.conv1d_weight(pooled, weight.shape, grad_y, padding=padding)
+        # Both gradients of the 1-D convolution in one call (as autograd's own backward does).
+        grad_pooled, grad_weight, _ = torch.ops.aten.convolution_backward(
+            grad_y, pooled, weight, None, [1], [padding], [1], False, [0], 1,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False])
         grad_x = None
         if ctx.needs_input_grad[0]:
-            grad_pooled = torch.nn.grad.conv1d_input(pooled.shape, weight, grad_y, padding=padding)
             grad_x = torch.addcmul(grad_pooled.view(n, c, 1, 1).div_(h * w), grad, g.view(n, c, 1, 1))
         return grad_x, grad_weight, None, None
