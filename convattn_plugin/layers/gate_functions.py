@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ['fused_backward_applies', 'gate_product_recomputed', 'keeps_less_for_backward', 'max_along', 'max_over_positions']
+__all__ = [
+    'fused_backward_applies', 'gate_product_recomputed', 'keeps_less_for_backward', 'max_along', 'max_over_positions',
+]
 
 
 class _GateProductRecomputed(torch.autograd.Function):
