@@ -178,13 +178,16 @@ def test_triplet_pool_order(order):
         torch.testing.assert_close(m(x), _triplet_reference(m, x, order), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('channels, kernel_size', [(40, None), (6, 1), (12, 5), (6, 9)], ids=str)
 @pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
-def test_eca_training_path_matches_autograd(layout):
+def test_eca_training_path_matches_autograd(layout, channels, kernel_size):
     # In eager training ECA runs a custom backward (one pass for the gradient through the
-    # gate and through the mean); it must equal autograd's on the plain form.
-    m = create_attn('eca', 40).double()
-    assert m.conv.weight.shape[-1] == 3
-    x = torch.randn(2, 40, 5, 7, dtype=torch.float64)
+    # gate and through the mean; on the CPU the 1-D convolution's gradients as shifted
+    # multiply-adds); it must equal autograd's on the plain form, also for a kernel longer
+    # than the channels (9 > 6).
+    m = _randomise(create_attn('eca', channels, kernel_size=kernel_size)).double()
+    assert m.conv.weight.shape[-1] == (kernel_size or 3)
+    x = torch.randn(2, channels, 5, 7, dtype=torch.float64)
     if layout == 'channels_last':
         x = x.contiguous(memory_format=torch.channels_last)
     assert torch.autograd.gradcheck(lambda t, w: m(t), (x.clone().requires_grad_(), m.conv.weight))
@@ -197,8 +200,8 @@ def test_eca_training_path_matches_autograd(layout):
         h.remove()
     ref = x_ref * m.channel_gate(x_ref)
     assert out.grad_fn is not None and 'EcaProduct' in type(out.grad_fn).__name__
-    assert len(seen) == 2 and seen[0].shape == (2, 1, 40)
-    torch.testing.assert_close(seen[1].view(2, 40, 1, 1), m.channel_gate(x_ref))
+    assert len(seen) == 2 and seen[0].shape == (2, 1, channels)
+    torch.testing.assert_close(seen[1].view(2, channels, 1, 1), m.channel_gate(x_ref))
     assert out.is_contiguous(memory_format=torch.channels_last) == (layout == 'channels_last')
     weight = torch.randn_like(ref)
     got = torch.autograd.grad((out * weight).sum(), [x, m.conv.weight])

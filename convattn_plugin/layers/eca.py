@@ -16,6 +16,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_int, check_number
 from .gate_functions import fused_backward_applies
@@ -104,11 +105,37 @@ class _EcaProduct(torch.autograd.Function):
         n, c, h, w = x.shape
         padding = weight.shape[-1] // 2
         grad_y = (grad * x).sum((2, 3)).view(n, 1, c).mul_(g * (1 - g))  # through the sigmoid
-        # Both gradients of the 1-D convolution in one call (as autograd's own backward does).
-        grad_pooled, grad_weight, _ = torch.ops.aten.convolution_backward(
-            grad_y, pooled, weight, None, [1], [padding], [1], False, [0], 1,
-            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False])
+        if x.device.type == 'cpu':
+            grad_pooled, grad_weight = _conv1d_backward_by_shifts(grad_y, pooled, weight)
+        else:  # both gradients of the 1-D convolution in one call, as autograd's own backward
+            grad_pooled, grad_weight, _ = torch.ops.aten.convolution_backward(
+                grad_y, pooled, weight, None, [1], [padding], [1], False, [0], 1,
+                [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False])
         grad_x = None
         if ctx.needs_input_grad[0]:
             grad_x = torch.addcmul(grad_pooled.view(n, c, 1, 1).div_(h * w), grad, g.view(n, c, 1, 1))
         return grad_x, grad_weight, None, None
+
+
+def _conv1d_backward_by_shifts(grad_y: torch.Tensor, pooled: torch.Tensor, weight: torch.Tensor):
+    """Both gradients of ``conv1d(pooled, weight, padding=k // 2)`` on ``(N, 1, C)``, as ``k``
+    shifted multiply-adds.
+
+    On a CPU oneDNN's convolution backward of one row of ``C`` values has a large fixed and
+    per-length cost (at ``C`` = 64 to 2048 several times these ``2k`` small operations). With
+    ``y[i] = sum_t w[t] pooled[i + t - p]``: ``d pooled[j] = sum_t w[t] grad_y[j - t + p]``
+    and ``d w[t] = sum_i grad_y[i] pooled[i + t - p]``.
+    """
+    n, _, c = pooled.shape
+    k = weight.shape[-1]
+    p = k // 2
+    taps = weight.view(k)
+    grad = grad_y.reshape(n, c)
+    padded_grad = F.pad(grad, (p, p))                  # padded_grad[:, j + p] == grad[:, j]
+    padded_in = F.pad(pooled.reshape(n, c), (p, p))
+    grad_pooled = padded_grad[:, 2 * p:2 * p + c] * taps[0]
+    for t in range(1, k):
+        grad_pooled.addcmul_(padded_grad[:, 2 * p - t:2 * p - t + c], taps[t])
+    grad_weight = torch.stack([(padded_in[:, t:t + c] * grad).sum() for t in range(k)])
+    return grad_pooled.view(n, 1, c), grad_weight.view_as(weight)
+
