@@ -26,9 +26,9 @@ class PointwiseConvToOne(nn.Conv2d):
 
     The same parameters, state-dict keys, initialisation and hooks as the convolution; on a
     CPU oneDNN's convolution to a single channel is several times slower than the product
-    (GC's "attn ms" in ``tools/benchmark.py --models resnet50+gc``: 48.6 ms with the
-    convolution, 36.6 ms with the product, README). Contiguous and channels-last inputs are
-    read in place (``flatten(2)`` is a view of either).
+    (GC's "attn ms" column of ``tools/benchmark.py --models resnet50+gc``, before and after,
+    is in the README). Contiguous and channels-last inputs are read in place (``flatten(2)``
+    is a view of either).
     """
 
     def __init__(self, channels: int, bias: bool = True, device=None, dtype=None) -> None:
