@@ -352,8 +352,14 @@ def test_gc_training_path_matches_the_formula(layout):
     assert torch.autograd.gradcheck(lambda t, *p: m(t), (x.clone().requires_grad_(), *params))
     x_ref = x.clone().requires_grad_()
     x = x.requires_grad_()
-    out, ref = m(x), _gc_reference(m, x_ref)
+    seen = []                                   # hooks on conv_attn fire on this path too
+    handle = m.conv_attn.register_forward_hook(lambda mod, args, o: seen.append(o))
+    out = m(x)
+    handle.remove()
+    ref = _gc_reference(m, x_ref)
     assert any('AttentionPooling' in name for name in _grad_fn_names(out))
+    assert len(seen) == 1
+    torch.testing.assert_close(seen[0], F.conv2d(x, m.conv_attn.weight, m.conv_attn.bias))
     weight = torch.randn_like(ref)
     got = torch.autograd.grad((out * weight).sum(), [x, *params])
     want = torch.autograd.grad((ref * weight).sum(), [x_ref, *params])
@@ -361,7 +367,7 @@ def test_gc_training_path_matches_the_formula(layout):
     assert got[0].is_contiguous(memory_format=torch.channels_last) == (layout == 'channels_last')
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b)
-    with torch.no_grad():                       # inference takes the module path (hooks on conv_attn fire)
+    with torch.no_grad():                       # inference takes the plain path
         torch.testing.assert_close(m(x), _gc_reference(m, x))
 
 

@@ -115,7 +115,6 @@ class _AttentionPooling(torch.autograd.Function):
         flat = x.flatten(2)                                   # (N, C, HW), a view in either layout
         weights = torch.softmax(conv(x).view(n, 1, -1), -1)   # (N, 1, HW); conv's hooks fire
         ctx.save_for_backward(x, weight, weights)
-        ctx.has_bias = bias is not None
         return torch.bmm(flat, weights.transpose(1, 2)).view(n, c, 1, 1)
 
     @staticmethod
@@ -137,6 +136,6 @@ class _AttentionPooling(torch.autograd.Function):
                 grad_x = torch.bmm(right.transpose(1, 2), left).view(n, h, w, c).permute(0, 3, 1, 2)
         if ctx.needs_input_grad[1]:
             grad_weight = torch.bmm(grad_logits, flat.transpose(1, 2)).sum(0).view_as(weight)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+        if ctx.needs_input_grad[2]:  # False when there is no bias
             grad_bias = grad_logits.sum().view(1)
         return grad_x, grad_weight, grad_bias, None
