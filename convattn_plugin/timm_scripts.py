@@ -12,25 +12,33 @@ Where the scripts come from: they are not in timm's wheel nor in its source dist
 PyPI, only in timm's git repository. The runner looks, in this order, in ``--timm-dir DIR``,
 in ``$TIMM_SCRIPTS_DIR`` (a checkout of huggingface/pytorch-image-models, ideally at the tag
 of the installed timm), and in a cache folder filled by ``python -m convattn_plugin.timm_scripts
-fetch`` (downloads the tag ``v<installed timm version>`` from GitHub).
+fetch`` (downloads the tag ``v<installed timm version>`` from GitHub). Without network,
+``fetch`` fails with one line that names the URL, the reason and the two ways around it
+(``--timm-dir`` or ``$TIMM_SCRIPTS_DIR`` pointing to a clone).
 """
 from __future__ import annotations
 
 import io
 import os
 import runpy
+import shutil
 import sys
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ['SCRIPTS', 'find_script', 'fetch_scripts', 'run_script', 'main']
+__all__ = ['SCRIPTS', 'FetchError', 'find_script', 'fetch_scripts', 'run_script', 'main']
 
 SCRIPTS = ('train', 'validate', 'benchmark', 'inference')
 ENV_DIR = 'TIMM_SCRIPTS_DIR'
 _ARCHIVE = 'https://github.com/huggingface/pytorch-image-models/archive/refs/tags/v{version}.tar.gz'
+
+
+class FetchError(RuntimeError):
+    """``fetch`` could not get timm's scripts; the message says why and what to do instead."""
 
 
 def _timm_version() -> str:
@@ -75,21 +83,37 @@ def fetch_scripts(url: Optional[str] = None) -> Path:
 
     Returns:
         The cache folder holding ``train.py``, ``validate.py``, ``benchmark.py``, ``inference.py``.
+
+    Raises:
+        FetchError: No network, no such tag, or not an archive of timm's repository; the message
+            names the URL and the alternatives (``--timm-dir``, ``$TIMM_SCRIPTS_DIR``).
     """
-    url = url or _ARCHIVE.format(version=_timm_version())
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (a fixed https URL)
-        data = response.read()
+    version = _timm_version()
+    url = url or _ARCHIVE.format(version=version)
+    instead = (f'Instead, clone https://github.com/huggingface/pytorch-image-models (tag v{version}) where there is '
+               f'network, and pass --timm-dir CLONE (before the script name) or set {ENV_DIR}=CLONE')
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (a fixed https URL)
+            data = response.read()
+    except OSError as e:  # URLError (no network, DNS, proxy), HTTPError (no such tag), timeouts
+        reason = e.reason if isinstance(e, urllib.error.URLError) else e
+        raise FetchError(f"could not download timm's scripts from {url}: {reason}. {instead}") from e
     target = cache_dir()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix='.fetch-'))
-    with tarfile.open(fileobj=io.BytesIO(data), mode='r:gz') as archive:
-        for member in archive.getmembers():
-            parts = member.name.split('/')
-            if len(parts) == 2 and parts[1] in {f'{s}.py' for s in SCRIPTS} and member.isfile():
-                (staging / parts[1]).write_bytes(archive.extractfile(member).read())
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode='r:gz') as archive:
+            for member in archive.getmembers():
+                parts = member.name.split('/')
+                if len(parts) == 2 and parts[1] in {f'{s}.py' for s in SCRIPTS} and member.isfile():
+                    (staging / parts[1]).write_bytes(archive.extractfile(member).read())
+    except (tarfile.TarError, EOFError, OSError) as e:  # a proxy's HTML page, a truncated download
+        shutil.rmtree(staging, ignore_errors=True)
+        raise FetchError(f'{url} did not give a gzipped tar archive ({e}). {instead}') from e
     missing = [s for s in SCRIPTS if not (staging / f'{s}.py').is_file()]
     if missing:
-        raise FileNotFoundError(f'{url} has no {", ".join(missing)} at its top level')
+        shutil.rmtree(staging, ignore_errors=True)
+        raise FetchError(f'{url} has no {", ".join(f"{s}.py" for s in missing)} at its top level. {instead}')
     if target.exists():  # replace a previous fetch only once the new one is complete
         for old in target.iterdir():
             old.unlink()
@@ -133,7 +157,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == 'fetch':
-        print(fetch_scripts())
+        try:
+            print(fetch_scripts())
+        except FetchError as e:
+            print(f'fetch: {e}', file=sys.stderr)
+            return 1
         return 0
     if command == 'where':
         for name in SCRIPTS:

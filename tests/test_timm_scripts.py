@@ -7,18 +7,21 @@ fills); the other tests use a stand-in script and need nothing from outside.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from convattn_plugin.timm_scripts import find_script, main
+from convattn_plugin import timm_scripts
+from convattn_plugin.timm_scripts import SCRIPTS, FetchError, fetch_scripts, find_script, main
 
 RUNNER = [sys.executable, '-m', 'convattn_plugin.timm_scripts']
 
@@ -49,6 +52,47 @@ def test_missing_scripts_say_how_to_get_them(tmp_path, monkeypatch, capsys):
     assert 'python -m convattn_plugin.timm_scripts fetch' in err and 'TIMM_SCRIPTS_DIR' in err
     assert main(['trian']) == 2
     assert "unknown command 'trian'; accepted: train, validate" in capsys.readouterr().err
+
+
+def test_fetch_without_network_is_one_line_naming_the_alternatives(tmp_path, monkeypatch, capsys):
+    """No network (here: a URL that cannot be opened) gives one line, not a URLError traceback."""
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    monkeypatch.setattr(timm_scripts, '_ARCHIVE', (tmp_path / 'no-such-v{version}.tar.gz').as_uri())
+    assert main(['fetch']) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'Traceback' not in err
+    assert err.startswith("fetch: could not download timm's scripts from file://")
+    assert '--timm-dir CLONE' in err and 'TIMM_SCRIPTS_DIR=CLONE' in err
+    assert 'https://github.com/huggingface/pytorch-image-models' in err
+    assert not (tmp_path / 'cache').exists() or not any((tmp_path / 'cache').rglob('*.py'))
+
+
+def _archive(path: Path, names: list[str]) -> str:
+    with tarfile.open(path, 'w:gz') as tar:
+        for name in names:
+            data = f'print({name!r})\n'.encode()
+            info = tarfile.TarInfo(f'pytorch-image-models-1.0/{name}')
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path.as_uri()
+
+
+def test_fetch_refuses_what_is_not_timms_archive(tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    (tmp_path / 'portal.html').write_text('<html>sign in to the Wi-Fi</html>')
+    with pytest.raises(FetchError, match=r'portal.html did not give a gzipped tar archive .*--timm-dir CLONE'):
+        fetch_scripts((tmp_path / 'portal.html').as_uri())
+    with pytest.raises(FetchError, match=r'has no validate.py, benchmark.py, inference.py at its top level'):
+        fetch_scripts(_archive(tmp_path / 'partial.tar.gz', ['train.py']))
+    # Neither failure leaves a half-filled cache behind.
+    assert not any((tmp_path / 'cache').rglob('*.py'))
+
+
+def test_fetch_keeps_the_four_scripts(tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    folder = fetch_scripts(_archive(tmp_path / 'v.tar.gz', [f'{s}.py' for s in SCRIPTS] + ['setup.py']))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f'{s}.py' for s in SCRIPTS)
+    assert find_script('validate') == folder / 'validate.py'
 
 
 def test_timm_alone_does_not_know_our_models():
