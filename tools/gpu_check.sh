@@ -2,7 +2,9 @@
 # GPU check: what can only be measured or tested on a CUDA GPU, in one run of under 8 minutes.
 #
 #   bash tools/gpu_check.sh [OUT_DIR]        # default OUT_DIR: outputs/gpu_check
+#   bash tools/gpu_check.sh --help           # this text
 #
+# OUT_DIR is relative to the repository root (the script runs from there).
 # On a machine with CUDA it runs, in this order:
 #   1. the CUDA tests (tests/test_benchmark_cuda.py): every attention kind under AMP bf16 and
 #      fp16 with channels_last input (forward, backward, channels_last kept), softmax in fp32
@@ -22,6 +24,21 @@
 # Results: OUT_DIR/*.json, *.csv, *.png, *.log; a summary at the end. Exit status: non-zero if
 # a part failed (the other parts still run).
 set -u
+usage="usage: bash tools/gpu_check.sh [OUT_DIR]   (default OUT_DIR: outputs/gpu_check; --help: what it runs)"
+case "${1:-}" in
+  -h|--help)  # the comment block above, without its '#'
+    sed -n '2,/^set -u$/{/^set -u$/d;s/^# \{0,1\}//;p}' "$0"
+    exit 0 ;;
+  -*)
+    echo "gpu_check: unknown option '$1'; it takes no options, only an output folder." >&2
+    echo "$usage" >&2
+    exit 2 ;;
+esac
+if [ $# -gt 1 ]; then
+  echo "gpu_check: expected at most one argument (OUT_DIR), got $#: $*" >&2
+  echo "$usage" >&2
+  exit 2
+fi
 cd "$(dirname "$0")/.."
 OUT=${1:-outputs/gpu_check}
 mkdir -p "$OUT"
