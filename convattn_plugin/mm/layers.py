@@ -9,6 +9,13 @@ Kind ``k`` (class ``C`` in :mod:`convattn_plugin.layers`) is registered as
 The registered class is a thin subclass of the pure-torch one that also accepts mmcv's
 plugin convention, ``in_channels=`` instead of ``channels``, so mmdet / mmseg backbones
 can use it through ``plugins=[dict(cfg=dict(type='ConvAttnCBAM'), ...)]``.
+
+Initialisation: a parent mmengine ``BaseModule`` (mmdet's and mmseg's ``ResNet``) applies its
+``init_cfg`` (Kaiming on every ``Conv2d``, constant 1 on every BatchNorm) to all its
+descendants, plugin layers included, which would undo a kind's own initialisation (GC's and
+non-local's zero-initialised output that makes a new block the identity). mmengine then calls
+``init_weights()`` on each child that has one: the registered class has one, which restores
+the initialisation of a freshly built layer of the same arguments.
 """
 from __future__ import annotations
 
@@ -42,10 +49,25 @@ def _mm_layer_class(kind: str) -> type:
         if (channels is None) == (in_channels is None):
             raise ValueError(f'{name}: give exactly one of channels= or in_channels= '
                              f'(got channels={channels!r}, in_channels={in_channels!r})')
-        base.__init__(self, channels if channels is not None else in_channels, *args, **kwargs)
+        channels = channels if channels is not None else in_channels
+        base.__init__(self, channels, *args, **kwargs)
+        self._init_args = (channels, args, kwargs)  # to rebuild the initial state in init_weights
+
+    def init_weights(self) -> None:
+        """Restore this kind's own initialisation: the state of a freshly built layer.
+
+        mmengine calls it after a parent's ``init_cfg`` has re-initialised every descendant,
+        so GC's and non-local's zero-initialised outputs (and every other kind's own
+        initialisation) survive a parent's ``init_weights()``. Values are copied into the
+        existing parameters and buffers (optimisers and devices stay valid). It never marks
+        the layer as initialised: the parent's ``init_cfg`` reaches it on every call.
+        """
+        channels, args, kwargs = self._init_args
+        self.load_state_dict(base(channels, *args, **kwargs).state_dict())
 
     cls = type(name, (base,), {
         '__init__': __init__,
+        'init_weights': init_weights,
         '__module__': __name__,
         '__doc__': f'``{kind}`` attention ({base.__name__}) for mmengine configs; '
                    f'takes ``channels`` or mmcv\'s ``in_channels``.\n\n{base.__doc__ or ""}',
