@@ -1,10 +1,16 @@
-"""Every ```python block of README.md runs, as written, in a fresh interpreter.
+"""The README and every page under ``docs/``: their Python runs, their links lead somewhere.
 
-Each block runs on its own (its imports included) in an empty temporary folder. A block
-that reads a file the README's own flow produces (a release of the main job) gets a stand-in
-made here first, from random weights. A block may be left out only with an HTML comment on
-the line before it, ``<!-- readme-test: skip <reason> -->``, for what truly needs a download;
-the test reports those as skipped with the reason.
+Every ```python block of README.md and of ``docs/*.md`` runs, as written, in a fresh interpreter:
+each on its own (its imports included) in an empty temporary folder. A block that reads a file
+the documented flow produces (a release of the main job) gets a stand-in made here first, from
+random weights. A block may be left out only with an HTML comment on the line before it,
+``<!-- readme-test: skip <reason> -->``, for what truly needs a download or hardware the default
+suite does not have; the test reports those as skipped with the reason. Blocks in other
+languages (```bash: commands that train for minutes, or need a GPU) are not run.
+
+The links: every relative link and image of those pages (and of the configs' READMEs) names a
+file that exists, and a ``#anchor`` a heading of its page; every page is linked from
+``docs/index.md``.
 """
 from __future__ import annotations
 
@@ -19,8 +25,12 @@ from typing import Callable, NamedTuple
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / 'README.md'
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / 'README.md'
+DOCS = REPO / 'docs'
+PAGES = [README, *sorted(DOCS.glob('*.md'))]
 SKIP = re.compile(r'<!--\s*readme-test:\s*skip\s+(?P<reason>.+?)\s*-->')
+LINK = re.compile(r'\[[^\]]*\]\((?P<target>[^)\s]+)\)')
 
 
 class Block(NamedTuple):
@@ -64,32 +74,122 @@ def _timm_release(folder: Path) -> None:
     (folder / 'config.json').write_text(json.dumps(config))
 
 
-# Files a block reads that the README's flow makes elsewhere: marker in the block -> maker.
+# Files a block reads that the documented flow makes elsewhere: marker in the block -> maker.
 STAND_INS: dict[str, Callable[[Path], None]] = {
     'releases/resnet18-cbam_1xb32_digits/timm': _timm_release,
 }
 
-BLOCKS = readme_blocks(README.read_text())
+
+def _rel(page: Path) -> str:
+    return page.relative_to(REPO).as_posix()
 
 
-def test_readme_has_python_blocks():
-    assert len(BLOCKS) >= 5
-    assert all(b.code.strip() for b in BLOCKS)
+BLOCKS = [(page, block) for page in PAGES for block in readme_blocks(page.read_text())]
 
 
-@pytest.mark.parametrize('block', BLOCKS, ids=[f'line{b.line}' for b in BLOCKS])
-def test_readme_block_runs(block, tmp_path):
+def test_readme_shows_the_three_snippets():
+    """timm, mmpretrain, ``add_attention``: the README's three, the rest is in docs/."""
+    code = [b.code for b in readme_blocks(README.read_text())]
+    assert len(code) == 3, code
+    assert 'timm.create_model' in code[0] and 'mmpretrain' in code[1] and 'add_attention' in code[2]
+    assert all(b.code.strip() for _, b in BLOCKS)
+
+
+@pytest.mark.parametrize('page, block', BLOCKS, ids=[f'{_rel(p)}:line{b.line}' for p, b in BLOCKS])
+def test_block_runs(page, block, tmp_path):
+    where = f'{_rel(page)} line {block.line}'
     if block.skip:
-        pytest.skip(f'README.md line {block.line}: {block.skip}')
+        pytest.skip(f'{where}: {block.skip}')
     for marker, make in STAND_INS.items():
         if marker in block.code:
             make(tmp_path / marker)
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'PYTHONPATH': str(README.parent)}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'PYTHONPATH': str(REPO)}
     result = subprocess.run([sys.executable, '-c', block.code], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f'README.md line {block.line} failed:\n{block.code}\n{result.stderr[-3000:]}'
+    assert result.returncode == 0, f'{where} failed:\n{block.code}\n{result.stderr[-3000:]}'
 
 
 def test_skip_marker_is_read():
     text = 'x\n<!-- readme-test: skip needs the ImageNet download -->\n```python\nprint(1)\n```\n```python\nprint(2)\n```\n'
     assert readme_blocks(text) == [Block(3, 'print(1)\n', 'needs the ImageNet download'), Block(6, 'print(2)\n', '')]
+
+
+def test_readme_keeps_the_commands_ci_follows():
+    """``.ci/run`` runs the README's test command; newcomers copy the main-job command."""
+    text = README.read_text()
+    install = 'python3 -m venv .venv && .venv/bin/pip install -e ".[all]"'
+    assert f'{install} && .venv/bin/python tools/digits_compare.py' in text
+    assert f'{install} && .venv/bin/python -m pytest -q' in text
+    ci = (REPO / '.ci' / 'run').read_text()
+    assert '.venv/bin/pip install -q -e ".[all]"' in ci and '.venv/bin/python -m pytest -q' in ci
+
+
+def test_readme_is_a_front_door():
+    """The reference lives in docs/ (one topic per page); the README points there."""
+    size = len(README.read_bytes())
+    assert size <= 12 * 1024, f'README.md is {size} bytes; move reference text to a page under docs/'
+    assert '(docs/index.md)' in README.read_text()
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r'`|\*\*|\[([^\]]*)\]\([^)]*\)', r'\1', heading.strip().lower())
+    return re.sub(r'[^\w\- ]', '', text).replace(' ', '-')
+
+
+def _anchors(page: Path) -> set[str]:
+    """Anchors of a page's headings (outside code blocks); GitHub adds -1, -2 to repeats."""
+    anchors: set[str] = set()
+    count: dict[str, int] = {}
+    fenced = False
+    for line in page.read_text().splitlines():
+        if line.startswith('```'):
+            fenced = not fenced
+        elif not fenced and re.match(r'#{1,6} ', line):
+            slug = _slug(line.lstrip('#'))
+            anchors.add(f'{slug}-{count[slug]}' if slug in count else slug)
+            count[slug] = count.get(slug, 0) + 1
+    return anchors
+
+
+def test_slug_matches_github():
+    assert _slug(" Start from the authors' weights") == 'start-from-the-authors-weights'
+    assert _slug(' Which attention helps, and at what cost: the leaderboard') == \
+        'which-attention-helps-and-at-what-cost-the-leaderboard'
+    assert _slug(" timm's own scripts") == 'timms-own-scripts'
+    assert _slug(' `add_attention` into any backbone') == 'add_attention-into-any-backbone'
+
+
+def _links(page: Path) -> list[str]:
+    """Link and image targets of a page, outside fenced code blocks and inline code."""
+    text, fenced = [], False
+    for line in page.read_text().splitlines():
+        if line.startswith('```'):
+            fenced = not fenced
+        elif not fenced:
+            text.append(re.sub(r'`+[^`\n]*`+', '', line))
+    return [m['target'] for m in LINK.finditer('\n'.join(text))]
+
+
+CONFIG_READMES = sorted((REPO / 'configs').glob('**/README.md'))
+
+
+@pytest.mark.parametrize('page', PAGES + CONFIG_READMES, ids=_rel)
+def test_local_links_resolve(page):
+    broken = []
+    for target in _links(page):
+        if re.match(r'[a-z]+:', target):  # https:, mailto:
+            continue
+        path, _, anchor = target.partition('#')
+        dest = (page.parent / path).resolve() if path else page
+        if not dest.exists():
+            broken.append(f'{target} (no file {dest.relative_to(REPO) if dest.is_relative_to(REPO) else dest})')
+        elif anchor and dest.suffix == '.md' and anchor not in _anchors(dest):
+            broken.append(f'{target} (no heading #{anchor} in {_rel(dest)})')
+    assert not broken, f'{_rel(page)}: broken links: {broken}'
+
+
+def test_every_docs_page_is_in_the_index():
+    linked = {(DOCS / t.partition('#')[0]).resolve() for t in _links(DOCS / 'index.md') if not re.match(r'[a-z]+:', t)}
+    missing = [_rel(p) for p in DOCS.glob('*.md') if p.name != 'index.md' and p.resolve() not in linked]
+    assert not missing, f'docs/index.md does not link {missing}'
