@@ -23,3 +23,7 @@ from .se import SqueezeExcite
 from .selfattn import SelfAttention2d
 from .simam import SimAM
 from .triplet import TripletAttention
+from .scse import ChannelSpatialSE
+from .sge import SpatialGroupEnhance
+from .shuffle import ShuffleAttention
+from .ema import EfficientMultiScaleAttention

@@ -149,3 +149,127 @@ class TripletAttention(nn.Module):
         out_h = self.ChannelGateH(x.permute(0, 2, 1, 3).contiguous()).permute(0, 2, 1, 3).contiguous()
         out_w = self.ChannelGateW(x.permute(0, 3, 2, 1).contiguous()).permute(0, 3, 2, 1).contiguous()
         return (1 / 3) * (self.SpatialGate(x) + out_h + out_w)
+
+
+# ---- issue 20 kinds ---------------------------------------------------------------------
+# * scSE (ai-med/squeeze_and_excitation ``ChannelSpatialSELayer``): ``cSE`` = mean over positions,
+#   ``fc1`` (Linear, bias), ReLU, ``fc2`` (Linear, bias), sigmoid; ``sSE`` = ``conv`` (1x1, C -> 1,
+#   bias), sigmoid; output ``max(cSE(x), sSE(x))``. r = 2, width ``C // r``.
+# * SGE (implus/PytorchInsight ``SpatialGroupEnhance``): ``weight`` (zeros) and ``bias`` (ones) of
+#   shape (1, G, 1, 1); per group of consecutive channels, similarity to the mean vector, centred,
+#   divided by its unbiased std + 1e-5, affine, sigmoid gate.
+# * Shuffle Attention (wofmanaf/SA-Net ``sa_layer``): ``cweight``/``cbias``/``sweight``/``sbias`` of
+#   shape (1, C / 2G, 1, 1), ``gn`` = GroupNorm(C / 2G, C / 2G); channel-shuffle with 2 groups.
+
+
+class ChannelSELayer(nn.Module):
+    def __init__(self, num_channels: int, reduction_ratio: int = 2) -> None:
+        super().__init__()
+        reduced = num_channels // reduction_ratio
+        self.fc1 = nn.Linear(num_channels, reduced, bias=True)
+        self.fc2 = nn.Linear(reduced, num_channels, bias=True)
+        self.relu = nn.ReLU()
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[:2]
+        squeezed = x.reshape(n, c, -1).mean(dim=2)
+        scale = self.sigmoid(self.fc2(self.relu(self.fc1(squeezed))))
+        return x * scale.reshape(n, c, 1, 1)
+
+
+class SpatialSELayer(nn.Module):
+    def __init__(self, num_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(num_channels, 1, 1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.sigmoid(self.conv(x))
+
+
+class ChannelSpatialSELayer(nn.Module):
+    def __init__(self, num_channels: int, reduction_ratio: int = 2) -> None:
+        super().__init__()
+        self.cSE = ChannelSELayer(num_channels, reduction_ratio)
+        self.sSE = SpatialSELayer(num_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.max(self.cSE(x), self.sSE(x))
+
+
+class SpatialGroupEnhance(nn.Module):
+    def __init__(self, groups: int = 64) -> None:
+        super().__init__()
+        self.groups = groups
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.weight = nn.Parameter(torch.zeros(1, groups, 1, 1))
+        self.bias = nn.Parameter(torch.ones(1, groups, 1, 1))
+        self.sig = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        grouped = x.reshape(b * self.groups, c // self.groups, h, w)
+        sim = (grouped * self.avg_pool(grouped)).sum(dim=1, keepdim=True).reshape(b * self.groups, h * w)
+        sim = sim - sim.mean(dim=1, keepdim=True)
+        sim = sim / (sim.std(dim=1, keepdim=True) + 1e-5)
+        sim = sim.reshape(b, self.groups, h, w) * self.weight + self.bias
+        return (grouped * self.sig(sim.reshape(b * self.groups, 1, h, w))).reshape(b, c, h, w)
+
+
+class sa_layer(nn.Module):  # noqa: N801 (the authors' class name)
+    def __init__(self, channel: int, groups: int = 64) -> None:
+        super().__init__()
+        self.groups = groups
+        half = channel // (2 * groups)
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.cweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.cbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.sweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.sbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.sigmoid = nn.Sigmoid()
+        self.gn = nn.GroupNorm(half, half)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        grouped = x.reshape(b * self.groups, c // self.groups, h, w)
+        x_0, x_1 = grouped.chunk(2, dim=1)
+        xn = x_0 * self.sigmoid(self.cweight * self.avg_pool(x_0) + self.cbias)
+        xs = x_1 * self.sigmoid(self.sweight * self.gn(x_1) + self.sbias)
+        out = torch.cat([xn, xs], dim=1).reshape(b, c, h, w)
+        # channel shuffle, 2 groups
+        return out.reshape(b, 2, c // 2, h, w).permute(0, 2, 1, 3, 4).reshape(b, c, h, w)
+
+
+# * EMA (YOLOonMe/EMA-attention-module ``EmaModule``): ``groups`` = factor (32); ``gn`` =
+#   GroupNorm(C/G, C/G), ``conv1x1`` and ``conv3x3`` (C/G -> C/G, biases); softmax over each
+#   group's channels of the other branch's pooled map; sigmoid of the summed products gates x.
+class EmaModule(nn.Module):
+    def __init__(self, channels: int, factor: int = 32) -> None:
+        super().__init__()
+        self.groups = factor
+        c = channels // factor
+        self.softmax = nn.Softmax(-1)
+        self.agp = nn.AdaptiveAvgPool2d((1, 1))
+        self.pool_h = nn.AdaptiveAvgPool2d((None, 1))
+        self.pool_w = nn.AdaptiveAvgPool2d((1, None))
+        self.gn = nn.GroupNorm(c, c)
+        self.conv1x1 = nn.Conv2d(c, c, kernel_size=1, stride=1, padding=0)
+        self.conv3x3 = nn.Conv2d(c, c, kernel_size=3, stride=1, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = self.groups
+        group_x = x.reshape(b * g, -1, h, w)
+        x_h = self.pool_h(group_x)
+        x_w = self.pool_w(group_x).permute(0, 1, 3, 2)
+        hw = self.conv1x1(torch.cat([x_h, x_w], dim=2))
+        x_h, x_w = torch.split(hw, [h, w], dim=2)
+        x1 = self.gn(group_x * x_h.sigmoid() * x_w.permute(0, 1, 3, 2).sigmoid())
+        x2 = self.conv3x3(group_x)
+        x11 = self.softmax(self.agp(x1).reshape(b * g, -1, 1).permute(0, 2, 1))
+        x12 = x2.reshape(b * g, c // g, -1)
+        x21 = self.softmax(self.agp(x2).reshape(b * g, -1, 1).permute(0, 2, 1))
+        x22 = x1.reshape(b * g, c // g, -1)
+        weights = (torch.matmul(x11, x12) + torch.matmul(x21, x22)).reshape(b * g, 1, h, w)
+        return (group_x * weights.sigmoid()).reshape(b, c, h, w)

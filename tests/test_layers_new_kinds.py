@@ -1,0 +1,201 @@
+"""The issue-20 kinds against references written from their authors' code.
+
+Each reference (``tests/published_reference/attention_modules.py``) has the authors' parameter
+names and forward. Its random weights are copied into our module by an explicit key map (so a
+state dict of theirs would load the same way), and forward, the input's gradient and every
+parameter's gradient are compared in train and eval mode, to 1e-5.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import pytest
+import torch
+import torch.nn as nn
+
+from convattn_plugin.layers import create_attn
+from published_reference import attention_modules as ref
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def _randomise(module: nn.Module, seed: int = 0) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.3)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+    return module
+
+
+def _copy_weights(authors: nn.Module, ours: nn.Module, key_map: dict[str, str]) -> None:
+    """Load the authors' state dict into ours through ``key_map`` (ours -> theirs), strictly."""
+    theirs = authors.state_dict()
+    assert set(key_map.values()) == set(theirs), 'the key map must use every key of the authors\' module'
+    own = ours.state_dict()
+    ours.load_state_dict({k: theirs[v].reshape(own[k].shape) for k, v in key_map.items()}, strict=True)
+
+
+def _compare(authors: nn.Module, ours: nn.Module, key_map: dict[str, str], shape, training: bool) -> None:
+    authors.train(training)
+    ours.train(training)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(shape, generator=gen)
+    weight = torch.randn(shape, generator=gen)
+    results = []
+    for module in (authors, ours):
+        xi = x.clone().requires_grad_(True)
+        out = module(xi)
+        (out * weight).sum().backward()
+        results.append((out.detach(), xi.grad, {k: p.grad for k, p in module.named_parameters()}))
+    (out_a, gx_a, grads_a), (out_o, gx_o, grads_o) = results
+    torch.testing.assert_close(out_o, out_a, **TOL)
+    torch.testing.assert_close(gx_o, gx_a, **TOL)
+    for k, v in key_map.items():
+        if k in grads_o:
+            torch.testing.assert_close(grads_o[k], grads_a[v].reshape(grads_o[k].shape), **TOL, msg=f'gradient of {k}')
+    own_buffers = dict(ours.named_buffers())
+    for k, v in authors.named_buffers():  # running statistics after a training step
+        ours_key = next(o for o, a in key_map.items() if a == k)
+        torch.testing.assert_close(own_buffers[ours_key].to(v.dtype), v, **TOL, msg=f'buffer {ours_key}')
+
+
+def _check(kind: str, channels: int, build_authors: Callable[[nn.Module], nn.Module], key_map: dict[str, str],
+           size=(7, 5), **options) -> None:
+    for training in (True, False):
+        torch.manual_seed(0)
+        ours = create_attn(kind, channels, **options)
+        authors = _randomise(build_authors(ours))
+        _copy_weights(authors, ours, key_map)
+        _compare(authors, ours, key_map, (2, channels, *size), training)
+
+
+# ---- scSE ---------------------------------------------------------------------------------
+
+SCSE_KEYS = {'fc1.weight': 'cSE.fc1.weight', 'fc1.bias': 'cSE.fc1.bias', 'fc2.weight': 'cSE.fc2.weight',
+             'fc2.bias': 'cSE.fc2.bias', 'spatial.weight': 'sSE.conv.weight', 'spatial.bias': 'sSE.conv.bias'}
+
+
+@pytest.mark.parametrize('channels', [64, 256])
+def test_scse_matches_the_authors(channels):
+    _check('scse', channels, lambda m: ref.ChannelSpatialSELayer(channels, 2), SCSE_KEYS)
+
+
+def test_scse_add_is_the_sum_of_the_authors_branches():
+    torch.manual_seed(0)
+    ours = create_attn('scse', 32, combine='add')
+    authors = _randomise(ref.ChannelSpatialSELayer(32, 2))
+    _copy_weights(authors, ours, SCSE_KEYS)
+    x = torch.randn(2, 32, 6, 5)
+    torch.testing.assert_close(ours(x), authors.cSE(x) + authors.sSE(x), **TOL)
+
+
+def test_scse_options_are_checked():
+    with pytest.raises(ValueError, match=r"ChannelSpatialSE: combine must be one of 'max', 'add', got 'mul'"):
+        create_attn('scse', 16, combine='mul')
+
+
+# ---- SGE ----------------------------------------------------------------------------------
+
+SGE_KEYS = {'weight': 'weight', 'bias': 'bias'}
+
+
+@pytest.mark.parametrize('channels', [64, 256])   # 1 and 4 channels per group
+def test_sge_matches_the_authors(channels):
+    module = create_attn('sge', channels)
+    assert module.groups == 64
+    _check('sge', channels, lambda m: ref.SpatialGroupEnhance(m.groups), SGE_KEYS)
+
+
+def test_sge_explicit_groups_match_the_authors():
+    _check('sge', 96, lambda m: ref.SpatialGroupEnhance(8), SGE_KEYS, groups=8)
+
+
+@pytest.mark.filterwarnings("ignore:.*degrees of freedom is:UserWarning")
+def test_sge_on_a_1x1_map_is_finite_where_the_authors_divide_by_zero():
+    ours = _randomise(create_attn('sge', 64))
+    authors = ref.SpatialGroupEnhance(64)
+    _copy_weights(authors, ours, SGE_KEYS)
+    x = torch.randn(2, 64, 1, 1)
+    assert torch.isnan(authors(x)).all()   # unbiased std of one value: 0 / 0
+    # The centred similarity is 0: the gate is sigmoid(beta) per group.
+    torch.testing.assert_close(ours(x), x * torch.sigmoid(ours.bias).view(1, 64, 1, 1))
+
+
+@pytest.mark.parametrize('channels,groups,expected', [(256, None, 64), (96, None, 48), (3, None, 3), (7, None, 7),
+                                                      (96, 8, 8)])
+def test_sge_groups(channels, groups, expected):
+    assert create_attn('sge', channels, groups=groups).groups == expected
+
+
+@pytest.mark.parametrize('value,match', [
+    (5, r'SpatialGroupEnhance: channels \(64\) must be divisible by groups \(5\); pass groups=None'),
+    (0, r'SpatialGroupEnhance: groups must be an int from 1 to 64, got 0'),
+    (128, r'SpatialGroupEnhance: groups must be an int from 1 to 64, got 128'),
+    (2.0, r'SpatialGroupEnhance: groups must be an int from 1 to 64, got 2.0'),
+])
+def test_sge_groups_are_checked(value, match):
+    with pytest.raises(ValueError, match=match):
+        create_attn('sge', 64, groups=value)
+
+
+# ---- Shuffle Attention ----------------------------------------------------------------------
+
+SA_KEYS = {k: k for k in ['cweight', 'cbias', 'sweight', 'sbias', 'gn.weight', 'gn.bias']}
+
+
+@pytest.mark.parametrize('channels,groups', [(256, 64), (64, 32), (512, 64)])
+def test_shuffle_matches_the_authors(channels, groups):
+    module = create_attn('shuffle', channels)
+    assert module.groups == groups   # the authors' 64 where C is a multiple of 128
+    _check('shuffle', channels, lambda m: ref.sa_layer(channels, m.groups), SA_KEYS)
+
+
+def test_shuffle_explicit_groups_match_the_authors():
+    _check('shuffle', 96, lambda m: ref.sa_layer(96, 4), SA_KEYS, groups=4)
+
+
+def test_shuffle_odd_channels_interleave_unequal_halves():
+    module = _randomise(create_attn('shuffle', 5)).eval()
+    assert module.groups == 1 and module.split == [3, 2]
+    x = torch.randn(2, 5, 4, 3)
+    xn = x[:, :3] * torch.sigmoid(module.cweight * x[:, :3].mean((2, 3), keepdim=True) + module.cbias)
+    xs = x[:, 3:] * torch.sigmoid(module.sweight * module.gn(x[:, 3:]) + module.sbias)
+    halves = torch.cat([xn, xs], 1)
+    expected = halves[:, [0, 3, 1, 4, 2]]   # [a0, b0, a1, b1, a2]
+    torch.testing.assert_close(module(x), expected, **TOL)
+
+
+def test_shuffle_groups_are_checked():
+    with pytest.raises(ValueError, match=r'ShuffleAttention: channels \(96\) must be divisible by '
+                                         r'2 \* groups \(10\); pass groups=None'):
+        create_attn('shuffle', 96, groups=5)
+    with pytest.raises(ValueError, match=r'ShuffleAttention: channels \(7\) must be divisible by 2 \* groups \(2\)'):
+        create_attn('shuffle', 7, groups=1)
+
+
+# ---- EMA ----------------------------------------------------------------------------------
+
+EMA_KEYS = {k: k for k in ['gn.weight', 'gn.bias', 'conv1x1.weight', 'conv1x1.bias', 'conv3x3.weight',
+                           'conv3x3.bias']}
+
+
+@pytest.mark.parametrize('channels', [64, 256])
+def test_ema_matches_the_authors(channels):
+    assert create_attn('ema', channels).groups == 32
+    _check('ema', channels, lambda m: ref.EmaModule(channels, m.groups), EMA_KEYS)
+
+
+def test_ema_explicit_groups_match_the_authors():
+    _check('ema', 48, lambda m: ref.EmaModule(48, 4), EMA_KEYS, groups=4, size=(6, 9))
+
+
+def test_ema_groups_are_checked():
+    assert create_attn('ema', 48).groups == 24
+    with pytest.raises(ValueError, match=r'EfficientMultiScaleAttention: channels \(48\) must be divisible by '
+                                         r'groups \(5\); pass groups=None'):
+        create_attn('ema', 48, groups=5)
