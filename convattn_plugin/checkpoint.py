@@ -1,9 +1,14 @@
 """Reading weight files safely: no arbitrary unpickling, hash in the file name checked.
 
-Every load here is ``torch.load(weights_only=True)`` or safetensors (``.safetensors``),
-for local paths and for ``http(s)://`` URLs alike: a URL is first downloaded to a file
-(``torch.hub.download_url_to_file``, which only downloads) in torch's hub cache
-(``<torch.hub.get_dir()>/checkpoints``), then loaded like a local file.
+:func:`load_weights` is the one reader of weight files: every loader of the package (timm
+backbones, releases, mmengine's ``CheckpointLoader`` once :mod:`convattn_plugin.mm` is imported,
+the tools) reads through it. Every load is ``torch.load(weights_only=True)`` or safetensors
+(``.safetensors``), for local paths and for ``http(s)://`` URLs alike: a URL is first downloaded
+to a file (``torch.hub.download_url_to_file``, which only downloads) in torch's hub cache, then
+loaded like a local file. A name with a hash is cached as torch.hub and timm cache it
+(``<torch.hub.get_dir()>/checkpoints/<name>``: the hash says which content it is); a name
+without one under a folder keyed by the whole URL (``checkpoints/by-url/<sha256(url)[:16]>/<name>``),
+so two hosts serving ``model.pth`` never share an entry.
 
 The hash rule (timm's and torch.hub's convention): a file named ``<stem>-<hex>.<ext>``, where
 ``<hex>`` is the last dash-separated part, 8 to 64 lowercase hex digits, and ``<ext>`` one of
@@ -14,8 +19,10 @@ not a hash: ``resnet50-20240131.pth`` is not checked. (A real sha256 prefix is s
 with a probability of about 1e-5.)
 
 Other refusals, each with a message naming the path: a missing file, a directory, an empty
-(0-byte) file, a pickle that is not plain weights, and (:func:`check_finite`) NaN or inf
-values in floating-point weights.
+(0-byte) file, a torch zip file with a compressed member (``torch.save`` stores every member
+uncompressed; a compressed ``data.pkl`` could inflate to any size in memory, so it is refused
+before ``torch.load`` reads it), a pickle that is not plain weights, and (:func:`check_finite`)
+NaN or inf values in the floating-point weights the file holds.
 """
 from __future__ import annotations
 
@@ -25,18 +32,23 @@ import os
 import pickle
 import re
 import urllib.parse
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import torch
 
-__all__ = ['HashMismatchError', 'UnsafeCheckpointError', 'NonFiniteWeightsError', 'URL_PREFIXES', 'is_url',
-           'sha256_of', 'hash_in_name', 'check_hash_in_name', 'check_checkpoint_file', 'download_checkpoint',
-           'local_checkpoint', 'check_finite', 'load_weights']
+__all__ = ['HashMismatchError', 'UnsafeCheckpointError', 'CompressedCheckpointError', 'NonFiniteWeightsError',
+           'URL_PREFIXES', 'WEIGHT_ENTRIES', 'is_url', 'sha256_of', 'hash_in_name', 'check_hash_in_name',
+           'check_checkpoint_file', 'check_stored_members', 'check_weights_file', 'cache_path', 'download_checkpoint',
+           'local_checkpoint', 'check_finite', 'check_loaded_finite', 'load_weights']
 
 PathLike = Union[str, os.PathLike]
 URL_PREFIXES = ('http://', 'https://')
 SUFFIXES = ('pth', 'pt', 'bin', 'ckpt', 'safetensors')
+#: Entries of a checkpoint dict that hold a state dict (mmengine, timm, the authors' training pickles).
+WEIGHT_ENTRIES = ('state_dict', 'model', 'state_dict_ema', 'model_ema', 'ema_state_dict')
+_ZIP_MAGIC = b'PK\x03\x04'  # what torch.load looks for to read a file as a zip archive
 
 # `<stem>-<8..64 hex digits>.<ext>`: the hex run must be the last dash-separated part.
 _HASHED_NAME = re.compile(r'-(?P<digest>[0-9a-f]{8,64})\.(?:' + '|'.join(SUFFIXES) + r')$')
@@ -49,6 +61,10 @@ class HashMismatchError(ValueError):
 
 class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
     """A checkpoint holds objects other than weights; it is refused, nothing of it ran."""
+
+
+class CompressedCheckpointError(ValueError):
+    """A torch zip file with a compressed member: refused before anything of it is inflated."""
 
 
 class NonFiniteWeightsError(ValueError):
@@ -134,25 +150,89 @@ def check_checkpoint_file(path: PathLike) -> Path:
     return path
 
 
+def check_stored_members(path: PathLike, shown: Optional[str] = None) -> None:
+    """Refuse a torch zip file (``torch.save``'s format since 1.6) with a compressed member.
+
+    ``torch.save`` stores every member as is; torch's reader would inflate a compressed one in
+    memory whatever its size (a few KB of ``data.pkl`` can inflate to gigabytes). Only the zip
+    directory is read here. Files in torch's legacy format (no zip) have no members to check.
+
+    Raises:
+        CompressedCheckpointError: A member is compressed (named in the message), or the file
+            starts as a zip archive but has no readable zip directory.
+    """
+    shown = shown or str(path)
+    with open(path, 'rb') as f:
+        if f.read(len(_ZIP_MAGIC)) != _ZIP_MAGIC:
+            return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as e:
+        raise CompressedCheckpointError(f'{shown}: starts as a zip archive but its zip directory cannot be read '
+                                        f'({e}); a torch.save file is a valid zip archive. Refusing to load it.') from e
+    compressed = [m for m in members if m.compress_type != zipfile.ZIP_STORED]
+    if compressed:
+        shown_members = ', '.join(f'{m.filename} ({m.compress_size} bytes, {m.file_size} declared inflated)'
+                                  for m in compressed[:5])
+        raise CompressedCheckpointError(
+            f'{shown}: refused before loading: {len(compressed)} compressed member(s): {shown_members}'
+            f'{" and more" if len(compressed) > 5 else ""}. torch.save stores every member uncompressed; '
+            'a compressed member could inflate to any size in memory. Accepted: a file as torch.save wrote it, '
+            'or .safetensors.')
+
+
+def check_weights_file(path: PathLike, name: Optional[str] = None) -> Path:
+    """Every check of a local weight file that comes before reading it.
+
+    A non-empty regular file (:func:`check_checkpoint_file`), the hash its name (or ``name``, the
+    URL it came from) carries (:func:`check_hash_in_name`), and only stored members in a torch zip
+    file (:func:`check_stored_members`). :func:`load_weights` runs it, and so does every loader that
+    hands a file to another framework's reader (timm's for the authors' tags).
+    """
+    path = check_checkpoint_file(path)
+    check_hash_in_name(path, name=name)
+    if path.suffix != '.safetensors':
+        check_stored_members(path, name)
+    return path
+
+
+def _url_name(url: str) -> str:
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
+    if not name or name in ('.', '..'):
+        raise ValueError(f'checkpoint URL {url!r} names no file; expected http(s)://host/path/<name>.<ext>')
+    return name
+
+
+def cache_path(url: str, model_dir: Optional[PathLike] = None) -> Path:
+    """Where :func:`download_checkpoint` keeps ``url``'s file.
+
+    ``<model_dir>/<name>`` for a name that carries a hash (torch.hub's and timm's layout: the
+    hash names the content, whichever host served it); ``<model_dir>/by-url/<key>/<name>``
+    otherwise, ``key`` the first 16 hex digits of the URL's sha256, so that the same name from
+    another URL is another entry. ``model_dir`` defaults to ``<torch.hub.get_dir()>/checkpoints``.
+    """
+    name = _url_name(url)
+    folder = Path(model_dir) if model_dir is not None else Path(torch.hub.get_dir()) / 'checkpoints'
+    if hash_in_name(url) is not None:
+        return folder / name
+    return folder / 'by-url' / hashlib.sha256(url.encode('utf-8')).hexdigest()[:16] / name
+
+
 def download_checkpoint(url: str, model_dir: Optional[PathLike] = None, progress: bool = False) -> Path:
     """Download ``url`` to a file (nothing is loaded) and verify the hash its name carries.
 
-    The file goes to ``model_dir`` (default ``<torch.hub.get_dir()>/checkpoints``) under the
-    URL's file name, written under a temporary name first. A file already there is reused
-    after the same hash check.
+    The file goes to :func:`cache_path`, written under a temporary name first. A file already
+    there is reused after the same hash check.
 
     Raises:
         ValueError: The URL names no file.
         HashMismatchError: The download does not match the hash in its name.
     """
-    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
-    if not name or name in ('.', '..'):
-        raise ValueError(f'checkpoint URL {url!r} names no file; expected http(s)://host/path/<name>.<ext>')
-    folder = Path(model_dir) if model_dir is not None else Path(torch.hub.get_dir()) / 'checkpoints'
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
+    target = cache_path(url, model_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file():
-        tmp = folder / f'.{name}.{os.getpid()}.partial'
+        tmp = target.parent / f'.{target.name}.{os.getpid()}.partial'
         try:
             torch.hub.download_url_to_file(url, str(tmp), hash_prefix=None, progress=progress)
             os.replace(tmp, target)
@@ -168,12 +248,13 @@ def download_checkpoint(url: str, model_dir: Optional[PathLike] = None, progress
 
 
 def local_checkpoint(path: PathLike, model_dir: Optional[PathLike] = None) -> Path:
-    """A checked local file for ``path``: a URL is downloaded first (:func:`download_checkpoint`)."""
-    if is_url(path):
-        return check_checkpoint_file(download_checkpoint(str(path), model_dir))
-    path = check_checkpoint_file(path)
-    check_hash_in_name(path)
-    return path
+    """A checked local file for ``path`` (:func:`check_weights_file`): a URL is downloaded first."""
+    if not is_url(path):
+        return check_weights_file(path)
+    local = check_checkpoint_file(download_checkpoint(str(path), model_dir))  # the hash is checked there
+    if local.suffix != '.safetensors':
+        check_stored_members(local, str(path))
+    return local
 
 
 def check_finite(state_dict: Mapping[str, Any], what: str = 'the checkpoint') -> None:
@@ -184,6 +265,18 @@ def check_finite(state_dict: Mapping[str, Any], what: str = 'the checkpoint') ->
         shown = ', '.join(bad[:20]) + (f' and {len(bad) - 20} more' if len(bad) > 20 else '')
         raise NonFiniteWeightsError(f'{what} has non-finite values (NaN or inf) in {len(bad)} tensor(s): {shown}; '
                                     'the weights are broken (a diverged run?) and are refused')
+
+
+def check_loaded_finite(obj: Any, what: str) -> None:
+    """:func:`check_finite` on what a weight file holds: a state dict, or the state dicts a checkpoint
+    dict holds under :data:`WEIGHT_ENTRIES` (``state_dict``, ``model``, the EMA entries)."""
+    if not isinstance(obj, Mapping):
+        return
+    check_finite(obj, what)
+    for key in WEIGHT_ENTRIES:
+        entry = obj.get(key)
+        if isinstance(entry, Mapping):
+            check_finite(entry, what if key == 'state_dict' else f'{what} ({key})')
 
 
 def _torch_load(path: Path, map_location: Any, shown: str) -> Any:
@@ -198,7 +291,10 @@ def _torch_load(path: Path, map_location: Any, shown: str) -> Any:
 
 def load_weights(path: PathLike, map_location: Any = 'cpu',
                  model_dir: Optional[PathLike] = None) -> Any:
-    """Load a checkpoint file or URL safely after checking the hash in its name.
+    """Load a checkpoint file or URL safely: the one reader of weight files in this package.
+
+    Before reading: the checks of :func:`check_weights_file` (a non-empty file, the hash its
+    name carries, no compressed member). After: :func:`check_loaded_finite` (no NaN or inf).
 
     Args:
         path: A ``.safetensors`` file, a torch file that ``weights_only=True`` can read
@@ -212,7 +308,9 @@ def load_weights(path: PathLike, map_location: Any = 'cpu',
 
     Raises:
         HashMismatchError: See :func:`check_hash_in_name`.
+        CompressedCheckpointError: See :func:`check_stored_members`.
         UnsafeCheckpointError: The file holds more than weights (a pickle with code).
+        NonFiniteWeightsError: NaN or inf in the weights (listed by key).
         FileNotFoundError, IsADirectoryError, ValueError: See :func:`check_checkpoint_file`.
     """
     shown = str(path)
@@ -220,5 +318,8 @@ def load_weights(path: PathLike, map_location: Any = 'cpu',
     if local.suffix == '.safetensors':
         from safetensors.torch import load_file
         device = str(map_location) if isinstance(map_location, (str, torch.device)) else 'cpu'
-        return load_file(str(local), device=device)
-    return _torch_load(local, map_location, shown)
+        obj = load_file(str(local), device=device)
+    else:
+        obj = _torch_load(local, map_location, shown)
+    check_loaded_finite(obj, shown)
+    return obj
