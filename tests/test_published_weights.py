@@ -15,6 +15,7 @@ import torch
 from published_reference import authors_resnet, randomize_, save_like_authors
 
 import convattn_plugin  # noqa: F401  (registers the models and tags)
+from convattn_plugin.checkpoint import CompressedCheckpointError, HashMismatchError, NonFiniteWeightsError, sha256_of
 from convattn_plugin.models.published_weights import PUBLISHED, PublishedWeightsMismatchError
 
 SIZE = 64
@@ -175,3 +176,49 @@ def test_file_without_bn_counters_loads(tmp_path, one_thread):
     x = torch.randn(1, 3, SIZE, SIZE)
     with torch.no_grad():
         torch.testing.assert_close(ours.eval()(x), reference(x), atol=1e-5, rtol=1e-5)
+
+
+SIMAM18 = ('resnet18_simam.zjjconan_in1k', (18, 'simam', (0.1,) * 4, False, 'best_acc'))
+
+
+def _create(name, path, **kwargs):
+    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **kwargs)
+
+
+def test_a_hash_in_the_file_name_is_checked_as_by_every_loader(tmp_path, one_thread):
+    name, case = SIMAM18
+    reference, path = _authors_file(tmp_path, *case)
+    wrong = path.rename(tmp_path / 'simam18-deadbeef.pth')
+    with pytest.raises(HashMismatchError, match=r'simam18-deadbeef\.pth: its name says sha256 deadbeef'):
+        _create(name, wrong)
+    right = wrong.rename(tmp_path / f'simam18-{sha256_of(wrong)[:8]}.pth')
+    x = torch.randn(1, 3, SIZE, SIZE)
+    with torch.no_grad():
+        torch.testing.assert_close(_create(name, right).eval()(x), reference(x), atol=1e-5, rtol=1e-5)
+
+
+def test_nan_in_the_authors_file_is_refused_by_key(tmp_path, one_thread):
+    name, case = SIMAM18
+    reference, path = _authors_file(tmp_path, *case)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint['state_dict']['module.layer3.0.bn1.running_var'][0] = float('nan')
+    torch.save(checkpoint, path)
+    with pytest.raises(NonFiniteWeightsError, match=r"the authors' file has non-finite values .* "
+                                                    r'layer3\.0\.bn1\.running_var'):
+        _create(name, path)
+
+
+def test_a_compressed_authors_file_is_refused_before_timm_reads_it(tmp_path, monkeypatch):
+    import zipfile
+
+    name, case = SIMAM18
+    _, path = _authors_file(tmp_path, *case)
+    packed = tmp_path / 'packed.pth.tar'
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(packed, 'w') as out:
+        for info in z.infolist():
+            out.writestr(info.filename, z.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    reads = []
+    monkeypatch.setattr(torch, 'load', lambda *a, **k: reads.append(a))
+    with pytest.raises(CompressedCheckpointError, match=r'packed\.pth\.tar: refused before loading'):
+        _create(name, packed)
+    assert reads == []

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     try:
         print(draw_attention_maps(args.model, args.image, args.img_size, args.checkpoint, args.config,
                                   args.num_classes, args.target_class, not args.no_cam, args.seed, args.out))
-    except (WeightsError, ImportError) as e:
+    except (WeightsError, ImportError, ValueError, OSError) as e:  # refused weights name the file and the reason
         print(f'error: {e}', file=sys.stderr)
         return 2
     return 0

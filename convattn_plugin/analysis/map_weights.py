@@ -9,10 +9,12 @@
   it (the release's timm twin is loaded, checked against the release's manifest);
 * a state dict of the timm model named by ``model`` (``.pth`` / ``.safetensors``).
 
-Every file is read with ``torch.load(weights_only=True)`` (mmengine's logging objects
-allowed by :func:`convattn_plugin.mm.checkpoint_compat.allow_mmengine_checkpoints`) or as
-safetensors; a sha256 prefix in a name is checked. Anything else is refused with one line
-saying which file to use.
+Every file is read by :func:`convattn_plugin.checkpoint.load_weights` (``torch.load(weights_only=True)``
+with mmengine's logging objects allowed by
+:func:`convattn_plugin.mm.checkpoint_compat.allow_mmengine_checkpoints`, or safetensors; a
+sha256 prefix in a name is checked, compressed archives and NaN / inf weights are refused); a
+timm folder is read by timm, and its weights are checked for NaN / inf the same way. Anything
+else is refused with one line saying which file to use.
 """
 from __future__ import annotations
 
@@ -60,15 +62,24 @@ def model_for_maps(model: str, checkpoint: Optional[str] = None, config: Optiona
     return _weights_file(path, model, config, num_classes)
 
 
+def _timm_folder(folder: Path) -> nn.Module:
+    from ..checkpoint import check_finite
+    from ..release.load import load_timm_release
+
+    net = load_timm_release(folder)
+    check_finite(net.state_dict(), str(folder / 'model.safetensors'))
+    return net
+
+
 def _release_folder(folder: Path) -> tuple[nn.Module, dict, str]:
-    from ..release.load import find_release_files, load_timm_release
+    from ..release.load import find_release_files
 
     if (folder / 'config.json').is_file() and (folder / 'model.safetensors').is_file():
-        net = load_timm_release(folder)
+        net = _timm_folder(folder)
         return net, dict(net.pretrained_cfg), f'timm folder {folder}'
     if (folder / 'metafile.yml').is_file():
         _, _, timm_dir = find_release_files(folder)
-        net = load_timm_release(timm_dir)
+        net = _timm_folder(timm_dir)
         return net, dict(net.pretrained_cfg), f'release {folder.name}'
     raise WeightsError(f'--checkpoint {folder}: a folder must be a release (with metafile.yml) or its timm folder '
                        '(config.json + model.safetensors)')

@@ -22,10 +22,10 @@ from typing import Mapping, Union
 
 import torch
 import torch.nn as nn
-from timm.models import clean_state_dict, load_state_dict
+from timm.models import clean_state_dict
 from timm.models.vgg import VGG
 
-from ..checkpoint import check_hash_in_name
+from ..checkpoint import check_finite, load_weights
 from .attention_factory import attention_types
 from .vgg_head import torchvision_vgg_to_timm
 
@@ -88,6 +88,27 @@ def diff_state_dict(reference: Mapping[str, torch.Tensor], state_dict: Mapping[s
     return report
 
 
+def _state_dict_of(checkpoint: Mapping[str, object], what: str) -> dict[str, torch.Tensor]:
+    """The weights of a loaded checkpoint, picked as timm's ``load_state_dict`` picks them.
+
+    timm's function takes a path and reads the file itself; here the file has already been read
+    by :func:`convattn_plugin.checkpoint.load_weights`, so its choice is repeated on the dict:
+    ``state_dict_ema``, ``model_ema``, ``state_dict``, ``model``, else the dict itself; then
+    timm's ``clean_state_dict`` removes ``module.`` / ``_orig_mod.`` prefixes.
+    """
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f'{what}: holds a {type(checkpoint).__name__}, not a state dict')
+    for key in ('state_dict_ema', 'model_ema', 'state_dict', 'model'):
+        if isinstance(checkpoint.get(key), Mapping):
+            checkpoint = checkpoint[key]
+            break
+    bad = sorted(str(k) for k, v in checkpoint.items() if not isinstance(v, torch.Tensor))
+    if bad:
+        raise ValueError(f'{what}: entries {bad[:10]} are not tensors; expected a state dict, or a checkpoint '
+                         "with one under 'state_dict' / 'model' (or timm's EMA entries)")
+    return clean_state_dict(dict(checkpoint))
+
+
 def _keys_under(model: nn.Module, modules: list[nn.Module]) -> set[str]:
     """State-dict keys of the given submodules of ``model``."""
     prefixes = [n for n, m in model.named_modules() if any(m is t for t in modules)]
@@ -116,15 +137,16 @@ def load_backbone_weights(
 ) -> LoadReport:
     """Load a plain backbone's weights into an attention model; report every key.
 
-    Files are read with ``weights_only=True`` (or as safetensors), after checking the
-    sha256 prefix a published file name carries; a wrapping
-    ``state_dict`` / ``model`` entry and ``module.`` prefixes are removed (timm's
-    ``load_state_dict``). torchvision's VGG classifier layout is converted.
+    Files are read by :func:`convattn_plugin.checkpoint.load_weights` (``weights_only=True`` or
+    safetensors; an empty file, a folder, a compressed torch archive, a hash in the name that
+    the content does not match and NaN / inf weights are refused, each with a message naming the
+    file); a wrapping ``state_dict`` / ``model`` entry and ``module.`` prefixes are removed as
+    timm's ``load_state_dict`` removes them. torchvision's VGG classifier layout is converted.
 
     Args:
         model: A ``{backbone}_{kind}`` model, a model changed by ``add_attention``, or
             their ``features_only`` versions.
-        checkpoint: A ``.pth`` / ``.safetensors`` path, or a state dict.
+        checkpoint: A ``.pth`` / ``.safetensors`` path (or ``http(s)://`` URL), or a state dict.
         strict: Raise if a model key other than an attention key is missing, or a key
             other than the classifier's has another shape; the backbone must be complete.
 
@@ -132,13 +154,16 @@ def load_backbone_weights(
         The :class:`LoadReport` (also logged at INFO level).
 
     Raises:
-        ValueError: With ``strict``, when the checkpoint does not cover the backbone.
+        ValueError: With ``strict``, when the checkpoint does not cover the backbone; a file
+            or state dict that is not weights, or holds NaN / inf
+            (:class:`~convattn_plugin.checkpoint.NonFiniteWeightsError`).
+        FileNotFoundError, IsADirectoryError: No file at the path, or a folder.
     """
     if isinstance(checkpoint, (str, os.PathLike)):
-        check_hash_in_name(checkpoint)  # a published file's name carries its sha256 prefix
-        state_dict = load_state_dict(str(checkpoint), weights_only=True)
+        state_dict = _state_dict_of(load_weights(checkpoint), str(checkpoint))
     else:
-        state_dict = clean_state_dict(dict(checkpoint))
+        state_dict = _state_dict_of(checkpoint, 'the state dict')
+        check_finite(state_dict, 'the state dict')
     state_dict = _convert_layout(model, state_dict)
 
     own = model.state_dict()

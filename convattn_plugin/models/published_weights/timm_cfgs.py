@@ -6,11 +6,15 @@
   with its models, so ``timm.list_pretrained('*cbam*')`` lists them.
 * :func:`published_model_kwargs`: called by the family for every build: a published tag
   fixes the model arguments of the authors' architecture, adds :func:`published_filter_fn`,
-  and, with ``pretrained=True``, fails clearly when the file is not there.
+  and, with ``pretrained=True``, checks the file before timm reads it as every loader of the
+  package checks one (:func:`convattn_plugin.checkpoint.check_weights_file`: it exists and is
+  not empty, the sha256 prefix its name may carry matches, a torch archive has no compressed
+  member), or fails clearly when it is not there.
 * :func:`published_filter_fn`: timm's ``pretrained_filter_fn``. timm 1.0.31 reads the file
   with ``torch.load(weights_only=True)`` (``timm.models.load_state_dict``), takes
-  ``state_dict`` out of the wrapper and strips ``module.``; the filter converts the authors'
-  keys and refuses a file of another architecture or depth, listing every key.
+  ``state_dict`` out of the wrapper and strips ``module.``; the filter refuses NaN / inf
+  weights (:func:`convattn_plugin.checkpoint.check_finite`), converts the authors' keys and
+  refuses a file of another architecture or depth, listing every key.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import torch
 import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from ...checkpoint import check_finite, check_weights_file
 from ..pretrained import diff_state_dict
 from .registry import PUBLISHED, PublishedWeights, StateDict
 
@@ -78,13 +83,16 @@ def _check_file(entry: PublishedWeights, kwargs: Mapping[str, Any]) -> None:
             f"{entry.download_url} ({entry.repo_url}); download it and pass its path: "
             f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH)). "
             'The file is loaded as downloaded (torch.load with weights_only=True).')
+    check_weights_file(path)
 
 
 def published_model_kwargs(variant: str, pretrained: bool, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``kwargs`` with the fixed model arguments of a published tag (unchanged for other tags).
 
     Raises:
-        ValueError: A user argument that conflicts with the authors' architecture.
+        ValueError: A user argument that conflicts with the authors' architecture; an empty file,
+            a compressed torch archive, or a name whose sha256 prefix the content does not match
+            (:class:`~convattn_plugin.checkpoint.HashMismatchError`).
         FileNotFoundError: ``pretrained=True`` and no file where the cfg points.
     """
     tag = _requested_tag(variant, kwargs.get('pretrained_cfg'))
@@ -141,6 +149,7 @@ def published_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
     entry = PUBLISHED.get(name)
     if entry is None:
         raise ValueError(f'{name}: not a tag with published weights; known: {", ".join(sorted(PUBLISHED))}')
+    check_finite(state_dict, f"{name}: the authors' file")
     converted = add_bn_counters(model, entry.convert(state_dict))
     num_classes = getattr(model, 'num_classes', 1000)
     check_converted(entry, model, converted, skip_classifier=num_classes != cfg.get('num_classes', 1000))
