@@ -3,6 +3,9 @@
     python tools/convert.py mm2timm CONFIG CHECKPOINT OUT_DIR   # -> config.json, model.safetensors, README.md
     python tools/convert.py timm2mm TIMM_DIR OUT_DIR [--name N] # -> N.json, N_<YYYYMMDD>-<sha8>.pth
 
+OUT_DIR is written whole or not at all (staged beside it, then moved into place, as
+tools/publish_model.py writes a release); a link, a file, or a folder with files in it
+without --overwrite is refused before any work. N is a plain file name (no "/", no "..").
 Every tensor is checked against the target architecture and the two models' logits are
 compared (atol 1e-5) before anything is written. CHECKPOINT may be an http(s) URL (downloaded,
 then loaded with weights_only=True; a hash in its name is verified). timm2mm writes the
@@ -39,10 +42,12 @@ def parse_args() -> argparse.Namespace:
     to_timm.add_argument('--no-ema', action='store_true', help='the raw weights of an EMA run')
     to_timm.add_argument('--input-size', nargs=2, type=int, metavar=('H', 'W'),
                          help='input size when the test pipeline gives none')
+    to_timm.add_argument('--overwrite', action='store_true', help='replace an earlier conversion in OUT_DIR')
     to_mm = sub.add_parser('timm2mm', help='timm folder (config.json + model.safetensors) -> mmpretrain files')
     to_mm.add_argument('timm_dir')
     to_mm.add_argument('out_dir')
-    to_mm.add_argument('--name', help='file stem (default: the timm model name)')
+    to_mm.add_argument('--name', help='file stem, a plain name (default: the timm model name)')
+    to_mm.add_argument('--overwrite', action='store_true', help='replace an earlier conversion in OUT_DIR')
     args = parser.parse_args()
     if args.direction == 'mm2timm':
         args.cfg_options = cfg_options(parser, args.cfg_options)
@@ -57,10 +62,11 @@ def main() -> None:
         if args.direction == 'mm2timm':
             folder = convert_mm_to_timm(args.config, args.checkpoint, args.out_dir, cfg_options=args.cfg_options,
                                         use_ema=not args.no_ema,
-                                        input_size=tuple(args.input_size) if args.input_size else None)
+                                        input_size=tuple(args.input_size) if args.input_size else None,
+                                        overwrite=args.overwrite)
             print(f'timm folder: {folder}')
         else:
-            config, checkpoint = convert_timm_to_mm(args.timm_dir, args.out_dir, args.name)
+            config, checkpoint = convert_timm_to_mm(args.timm_dir, args.out_dir, args.name, overwrite=args.overwrite)
             print(f'mmpretrain config:     {config}\nmmpretrain checkpoint: {checkpoint}')
     except (ArchitectureMismatchError, ValueError, OSError) as e:
         sys.exit(f'convert.py: error: {e}')

@@ -9,7 +9,10 @@ downloaded (a training pickle read with torch.load(weights_only=True)). OUT_DIR 
 mmpretrain checkpoint (sha256 in its name) with its config, the timm folder and a metafile
 whose results are the authors' reported top-1 (not measured here). The config defaults to
 configs/published/<model>_<source>_in1k.py; the weights are checked key by key against the
-tag's architecture and both frameworks' logits compared before anything is written.
+tag's architecture and both frameworks' logits compared before anything is written. OUT_DIR
+is written as tools/publish_model.py writes a release (convattn_plugin.release.published):
+a link or a file is refused before any work, the release is staged beside it, loaded back and
+moved into place whole; an existing release is replaced only with --overwrite.
 """
 import argparse
 import sys
@@ -33,14 +36,19 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()  # --help answers before the heavy imports
     from convattn_plugin.models.published_weights import PUBLISHED
-    from convattn_plugin.models.published_weights.mm_release import convert_published
 
     if args.list:
         for name, entry in sorted(PUBLISHED.items()):
             print(f'{name}\n    {entry.file_name} from {entry.download_url}\n    {entry.reported}')
         return 0
-    release = convert_published(args.tag, args.authors_file, args.out_dir, config=args.config,
-                                overwrite=args.overwrite, date=args.date)
+    from convattn_plugin.release.published import convert_published
+
+    try:
+        release = convert_published(args.tag, args.authors_file, args.out_dir, config=args.config,
+                                    overwrite=args.overwrite, date=args.date)
+    except (ValueError, OSError) as e:  # the library's errors say what was wrong and what is accepted
+        print(f'convert_published.py: error: {e}', file=sys.stderr)
+        return 1
     print(f'wrote {release.root}: {release.checkpoint.name}, {release.timm_dir.name}/, {release.metafile.name} '
           f'(reported {release.metrics or "no figures"}; max logit diff timm vs mmpretrain {release.max_abs_diff:.2g})')
     return 0

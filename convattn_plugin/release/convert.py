@@ -21,6 +21,11 @@ logits on a random input (atol 1e-5) before anything is written. The key mapping
 :mod:`.key_mapping`, the preprocessing in :mod:`.preprocessing`. Files are read with
 ``weights_only=True`` or as safetensors only, after the hash a name carries is verified;
 ``config.json``'s model arguments must be plain data with identifier keys.
+
+:func:`convert_mm_to_timm` and :func:`convert_timm_to_mm` write their output folder through the
+release writer (:mod:`.staging`): checked before any work (no symlink, no file, nothing replaced
+without ``overwrite``), staged beside it and moved into place whole; a file stem is a plain name
+(:func:`~.staging.check_release_name`), so nothing is written outside the folder.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from typing import Any, Mapping, Optional, Union
 import torch
 import torch.nn as nn
 
-from ..checkpoint import check_finite, load_weights
+from ..checkpoint import load_weights
 from .checkpoint_io import extract_state_dict, read_checkpoint, sanitize_meta, save_mm_checkpoint
 from .hf_config import fix_model_args, hf_model_args, hf_model_config, release_pretrained_cfg, timm_config_args
 from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, spec_from_mm_model, spec_from_timm,
@@ -42,10 +47,11 @@ from .keys import load_state_dict_strict
 from .model_pair import ATOL, ModelPair
 from .preprocessing import mm_preprocessing, timm_data_config
 from .release_files import CUSTOM_IMPORTS, make_ordinary, read_config, write_config
+from .staging import check_out_dir, check_release_name, staged_folder
 
 __all__ = [
-    'build_mm_model', 'check_same_logits', 'pair_from_mm', 'pair_from_timm', 'write_timm_folder', 'write_mm_files',
-    'convert_mm_to_timm', 'convert_timm_to_mm',
+    'build_mm_model', 'check_same_logits', 'pair_from_mm', 'pair_from_mm_model', 'pair_from_timm',
+    'write_timm_folder', 'write_mm_files', 'convert_mm_to_timm', 'convert_timm_to_mm',
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -122,13 +128,27 @@ def pair_from_mm(config: Any, checkpoint: Union[PathLike, Mapping[str, Any]],
     state_dict = extract_state_dict(ckpt, use_ema)
     mm_model = build_mm_model(config, cfg_options)
     cfg_name = Path(str(config)).stem if isinstance(config, (str, os.PathLike)) else 'the config'
-    load_state_dict_strict(mm_model, state_dict, what, f'the model of {cfg_name}')
+    return pair_from_mm_model(mm_model, state_dict, dict(ckpt.get('meta') or {}), what, f'the model of {cfg_name}',
+                              input_size)
+
+
+def pair_from_mm_model(mm_model: nn.Module, state_dict: Mapping[str, torch.Tensor],
+                       meta: Optional[Mapping[str, Any]] = None, what: str = 'the checkpoint',
+                       model_name: str = 'the mmpretrain model',
+                       input_size: Optional[tuple[int, int]] = None) -> ModelPair:
+    """:func:`pair_from_mm` for a built mmpretrain model and its state dict.
+
+    Raises:
+        ArchitectureMismatchError: ``state_dict`` is not of ``mm_model``'s architecture.
+        ConversionError: The model has no timm equivalent, or the logits differ.
+    """
+    load_state_dict_strict(mm_model, state_dict, what, model_name)
     spec = spec_from_mm_model(mm_model)
     timm_model = spec.create().eval()
     load_state_dict_strict(timm_model, mm_to_timm_state_dict(state_dict, spec), what, f'timm {spec.model_name}')
     data_config = timm_data_config(mm_model._config, input_size)
     diff = check_same_logits(mm_model, timm_model, data_config['input_size'])
-    return ModelPair(mm_model, timm_model, spec, data_config, dict(ckpt.get('meta') or {}), diff)
+    return ModelPair(mm_model, timm_model, spec, data_config, dict(meta or {}), diff)
 
 
 def _read_timm_folder(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -140,8 +160,7 @@ def _read_timm_folder(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Ten
         raise ConversionError(f'{cfg_file}: expected a JSON object with "architecture" (a timm model name)')
     for name in ('model.safetensors', 'pytorch_model.bin', 'pytorch_model.pth', 'model.pth'):
         if (folder / name).is_file():
-            state_dict = dict(load_weights(folder / name))  # safetensors, or weights_only
-            check_finite(state_dict, f'{folder.name}/{name}')
+            state_dict = dict(load_weights(folder / name))  # safetensors, or weights_only; NaN / inf refused
             return hf_config, state_dict
     raise FileNotFoundError(f'{folder}: no model.safetensors / pytorch_model.bin')
 
@@ -226,9 +245,13 @@ def write_mm_files(pair: ModelPair, out_dir: PathLike, stem: str, date: Optional
     and mmengine's ``Config.fromfile`` and mmpretrain's tools read it too. The checkpoint holds
     only ``state_dict`` and ``meta`` (plain Python values), so it loads with
     ``torch.load(weights_only=True)`` and no allow-list.
+
+    Raises:
+        ValueError: ``stem`` is not a plain file name (:func:`~.staging.check_release_name`).
     """
     import mmpretrain
 
+    check_release_name(stem, 'stem')
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = write_config(pair.mm_model._config, out_dir / f'{stem}.json')
@@ -240,19 +263,37 @@ def write_mm_files(pair: ModelPair, out_dir: PathLike, stem: str, date: Optional
 
 def convert_mm_to_timm(config: Any, checkpoint: PathLike, out_dir: PathLike,
                        cfg_options: Optional[Mapping[str, Any]] = None, use_ema: bool = True,
-                       input_size: Optional[tuple[int, int]] = None) -> Path:
-    """mmpretrain config + checkpoint -> timm folder (see :func:`pair_from_mm`, :func:`write_timm_folder`)."""
+                       input_size: Optional[tuple[int, int]] = None, overwrite: bool = False) -> Path:
+    """mmpretrain config + checkpoint -> timm folder (see :func:`pair_from_mm`, :func:`write_timm_folder`).
+
+    ``out_dir`` is checked before any work and written whole (:mod:`.staging`); an existing
+    folder with files is replaced only with ``overwrite``.
+    """
+    out = check_out_dir(out_dir, overwrite)
     pair = pair_from_mm(config, checkpoint, cfg_options, use_ema, input_size)
-    return write_timm_folder(pair, out_dir)
+    with staged_folder(out) as staged:
+        write_timm_folder(pair, staged)
+    return out
 
 
-def convert_timm_to_mm(folder: PathLike, out_dir: PathLike, stem: Optional[str] = None) -> tuple[Path, Path]:
+def convert_timm_to_mm(folder: PathLike, out_dir: PathLike, stem: Optional[str] = None,
+                       overwrite: bool = False) -> tuple[Path, Path]:
     """timm folder -> mmpretrain config and hashed checkpoint; returns their paths.
 
     Args:
         folder: A folder with ``config.json`` and ``model.safetensors``.
-        out_dir: Where the two files go.
-        stem: File name stem; default the timm model name.
+        out_dir: Where the two files go: checked before any work and written whole
+            (:mod:`.staging`); an existing folder with files is replaced only with ``overwrite``.
+        stem: File name stem (a plain name: no ``/``, no ``..``); default the timm model name.
+
+    Raises:
+        ValueError: ``stem`` is not a plain name, or ``out_dir`` is a symlink or a file.
+        FileExistsError: ``out_dir`` holds files and ``overwrite`` is False.
     """
+    if stem is not None:
+        check_release_name(stem)
+    out = check_out_dir(out_dir, overwrite)
     pair = pair_from_timm(folder)
-    return write_mm_files(pair, out_dir, stem or pair.spec.model_name)
+    with staged_folder(out) as staged:
+        config, checkpoint = write_mm_files(pair, staged, stem or pair.spec.model_name)
+    return out / config.name, out / checkpoint.name

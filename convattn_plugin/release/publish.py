@@ -19,18 +19,17 @@ folder::
                                      params, MACs/FLOPs, how to load it in timm and mmpretrain
 
 Before writing, the weights are loaded strictly into both models and their logits compared
-(atol 1e-5). The release is written into a temporary folder beside ``<out>``, verified there
+(atol 1e-5). :func:`write_release` writes those files for any :class:`~.model_pair.ModelPair`
+(a training run here, the authors' weights in :mod:`.published`) through the one writer of
+:mod:`.staging`: into a temporary folder beside ``<out>``, verified there
 (:func:`convattn_plugin.release.verify_release` re-reads the files through timm's and
-mmpretrain's own loaders) and only then moved into place, so a kill or a full disk never
-leaves a half release. An existing ``<out>`` is replaced only with ``overwrite=True``.
+mmpretrain's own loaders) and only then moved into place with renames, so a kill or a full disk
+never leaves a half release. An existing ``<out>`` is replaced only with ``overwrite=True``.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,14 +41,16 @@ from .hub_push import PublishError, hub_token, push_release
 from .load import TIMM_FOLDER, verify_release
 from .metafile import metafile_entry, write_metafile
 from .model_card import build_model_card
-from .release_files import make_ordinary, write_manifest
+from .model_pair import ModelPair
+from .release_files import write_manifest
 from .run_info import collection_of, count_model_flops, dataset_name, read_metrics
+from .staging import check_out_dir, check_release_name, staged_folder
 
-__all__ = ['Release', 'PublishError', 'publish', 'check_release_name', 'check_out_dir']
+__all__ = ['Release', 'ReleaseFacts', 'PublishError', 'publish', 'write_release', 'check_release_name',
+           'check_out_dir']
 
 _logger = logging.getLogger(__name__)
 PathLike = Union[str, os.PathLike]
-_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 
 
 @dataclass
@@ -89,41 +90,72 @@ class Release:
     verified: dict[str, float] = field(default_factory=dict)
 
 
-def check_release_name(name: str) -> str:
-    """A model name is also a file stem: letters, digits, ``.``, ``_``, ``-``; no path, no ``..``."""
-    if not isinstance(name, str) or not _NAME.match(name) or '..' in name:
-        raise ValueError(f'--name {name!r}: a model name is a file stem inside the release folder: letters, '
-                         'digits, ".", "_" and "-", starting with a letter or digit (no "/", no "..")')
-    return name
+@dataclass
+class ReleaseFacts:
+    """What a release says besides its weights: card, metafile and :class:`Release` fields.
+
+    Attributes:
+        dataset: Training data set name (card, metafile ``Training Data`` and ``Results``).
+        results: ``{'Top 1 Accuracy': 97.5, ...}`` (percent) for the card and the metafile.
+        results_source: Where the results come from, shown with them in the card.
+        metrics: :attr:`Release.metrics` (as logged: ``{'accuracy/top1': ...}``).
+        metrics_source: :attr:`Release.metrics_source`.
+        trained_with: The config's name for the card.
+        repo_id: Hugging Face Hub repository for the card.
+        metadata: More metafile ``Metadata`` fields (``Epochs``, ``Weights Source``, ...).
+        card_details: Card "Model Details" entries added or replaced.
+        description: The card's description, instead of the one of a training run.
+    """
+    dataset: Optional[str] = None
+    results: dict[str, float] = field(default_factory=dict)
+    results_source: Optional[str] = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    metrics_source: Optional[Path] = None
+    trained_with: Optional[str] = None
+    repo_id: Optional[str] = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    card_details: dict[str, Any] = field(default_factory=dict)
+    description: Optional[str] = None
 
 
-def check_out_dir(out_dir: PathLike, overwrite: bool) -> Path:
-    """The release folder to write: refused if it is a symlink, or exists without ``overwrite``."""
-    out = Path(out_dir)
-    if out.is_symlink():
-        raise ValueError(f'out_dir {str(out)!r} is a symlink (to {os.readlink(out)}); a release is written to a '
-                         'real folder only, never through a link')
-    if out.exists() and not out.is_dir():
-        raise ValueError(f'out_dir {str(out)!r} exists and is not a folder')
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f'out_dir {str(out)!r} already holds a release (or other files); pass --overwrite '
-                              '(overwrite=True) to replace it, or choose another folder')
-    return out
+def write_release(pair: ModelPair, out: Path, name: str, facts: ReleaseFacts, date: Optional[str] = None,
+                  verify: bool = True) -> Release:
+    """Write the release of ``pair`` into ``out`` whole, or not at all (:mod:`.staging`).
 
-
-def _move_into_place(staged: Path, out: Path) -> None:
-    """Replace ``out`` by ``staged`` with renames only (both lie in the same folder)."""
-    if not out.exists():
-        os.replace(staged, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f'.{out.name}.old-', dir=out.parent))
-    os.replace(out, old / out.name)
-    try:
-        os.replace(staged, out)
-    except OSError:
-        os.replace(old / out.name, out)  # put the previous release back
-        raise
-    shutil.rmtree(old)
+    Args:
+        pair: The weights in both frameworks (logits already compared).
+        out: The release folder, from :func:`check_out_dir` (checked before the caller's work).
+        name: Model name and file stem, from :func:`check_release_name`.
+        facts: What the card and the metafile say.
+        date: ``YYYYMMDD`` in the checkpoint's name; default today.
+        verify: Load the staged release back every documented way before moving it into place.
+    """
+    params = sum(p.numel() for p in pair.timm_model.parameters())
+    macs, flops = count_model_flops(pair.timm_model, pair.data_config['input_size'])
+    collection = collection_of(pair)
+    top1 = facts.results.get('Top 1 Accuracy')
+    with staged_folder(out) as staged:
+        config_path, ckpt_path = write_mm_files(pair, staged, name, date)
+        card = build_model_card(pair, dataset=facts.dataset, metrics=facts.results,
+                                metrics_source=facts.results_source, params=params, macs=macs, flops=flops,
+                                repo_id=facts.repo_id, mm_config=config_path.name, mm_checkpoint=ckpt_path.name,
+                                trained_with=facts.trained_with)
+        card['details'].update(facts.card_details)
+        if facts.description:
+            card['description'] = facts.description
+        timm_dir = write_timm_folder(pair, staged / TIMM_FOLDER, card,
+                                     model_name=facts.repo_id.split('/')[-1] if facts.repo_id else name)
+        entry = metafile_entry(name, collection['Name'], ckpt_path.name, config_path.name, facts.dataset, top1,
+                               params, macs, facts.metadata or None)
+        if entry['Results']:  # metafile_entry writes top-1; the other results beside it
+            entry['Results'][0]['Metrics'].update(
+                {k: round(float(v), 2) for k, v in facts.results.items() if k != 'Top 1 Accuracy'})
+        metafile = write_metafile(staged / 'metafile.yml', entry, collection)
+        write_manifest(staged, [config_path, ckpt_path, metafile, *sorted(timm_dir.iterdir())])
+        verified = verify_release(staged) if verify else {}
+    return Release(out, name, out / ckpt_path.name, out / config_path.name, out / 'metafile.yml', out / TIMM_FOLDER,
+                   dict(facts.metrics), facts.metrics_source, params, macs, flops, pair.max_abs_diff,
+                   verified=verified)
 
 
 def publish(
@@ -195,36 +227,13 @@ def publish(
     metrics, source = read_metrics(run_dir, pair.meta.get('experiment_name'))
     if not metrics:
         warnings.warn(f'no accuracy in the logs of {run_dir}: the card and metafile have no results (pass --work-dir)')
-    params = sum(p.numel() for p in pair.timm_model.parameters())
-    macs, flops = count_model_flops(pair.timm_model, pair.data_config['input_size'])
-    dataset = dataset or dataset_name(cfg)
     top1 = metrics.get('accuracy/top1')
-    collection = collection_of(pair)
-    extra = {'Epochs': int(pair.meta['epoch'])} if isinstance(pair.meta.get('epoch'), int) else None
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f'.{out.name}.tmp-', dir=out.parent))
-    make_ordinary(staged)  # mkdtemp makes it private (0700)
-    try:
-        config_path, ckpt_path = write_mm_files(pair, staged, name, date)
-        card = build_model_card(pair, dataset=dataset, metrics={'Top 1 Accuracy': top1} if top1 is not None else {},
-                                metrics_source=os.path.relpath(source, run_dir) if source else None,
-                                params=params, macs=macs, flops=flops, repo_id=repo_id, mm_config=config_path.name,
-                                mm_checkpoint=ckpt_path.name, trained_with=config.stem)
-        timm_dir = write_timm_folder(pair, staged / TIMM_FOLDER, card,
-                                     model_name=repo_id.split('/')[-1] if repo_id else name)
-        entry = metafile_entry(name, collection['Name'], ckpt_path.name, config_path.name, dataset, top1,
-                               params, macs, extra)
-        metafile = write_metafile(staged / 'metafile.yml', entry, collection)
-        write_manifest(staged, [config_path, ckpt_path, metafile, *sorted(timm_dir.iterdir())])
-        verified = verify_release(staged) if verify else {}
-        _move_into_place(staged, out)
-    finally:
-        if staged.exists():
-            shutil.rmtree(staged)
-
-    release = Release(out, name, out / ckpt_path.name, out / config_path.name, out / 'metafile.yml',
-                      out / TIMM_FOLDER, metrics, source, params, macs, flops, pair.max_abs_diff, verified=verified)
+    facts = ReleaseFacts(
+        dataset=dataset or dataset_name(cfg), results={'Top 1 Accuracy': top1} if top1 is not None else {},
+        results_source=os.path.relpath(source, run_dir) if source else None, metrics=metrics, metrics_source=source,
+        trained_with=config.stem, repo_id=repo_id,
+        metadata={'Epochs': int(pair.meta['epoch'])} if isinstance(pair.meta.get('epoch'), int) else {})
+    release = write_release(pair, out, name, facts, date, verify)
     if push:
         release.hub_url = push_release(release.timm_dir, repo_id, token, private)
     return release

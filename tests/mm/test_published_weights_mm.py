@@ -15,7 +15,7 @@ from mmpretrain.registry import MODELS
 import convattn_plugin.mm  # noqa: F401  (registers the backbones)
 from convattn_plugin.checkpoint import hash_in_name, load_weights
 from convattn_plugin.models.published_weights import PUBLISHED, PublishedWeightsMismatchError
-from convattn_plugin.models.published_weights.mm_release import config_name, config_path, convert_published
+from convattn_plugin.release.published import config_name, config_path, convert_published
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests'))
