@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from convattn_plugin.leaderboard.plan import RunSpec, plan_runs, read_result, result_path, write_result
+from convattn_plugin.leaderboard.plan import (ResultFileError, RunSpec, plan_runs, read_result, result_path,
+                                              write_result)
 from convattn_plugin.leaderboard.sweep import run_leaderboard, run_sweep
 
 
@@ -79,6 +80,55 @@ def test_a_damaged_result_file_is_named(tmp_path):
         json.dump(dict(model='se', seed=0, top1=1.0), f)
     with pytest.raises(ValueError, match='does not describe baseline seed 0'):
         read_result(str(tmp_path), spec)
+
+
+@pytest.mark.parametrize('text, message', [
+    ('{"model": "baseline", "seed": 0, "top1": NaN}', r'top1=nan; expected the top-1 accuracy in percent, a number '
+                                                      r'from 0 to 100'),
+    ('{"model": "baseline", "seed": 0, "top1": 150}', r'top1=150; expected .* from 0 to 100'),
+    ('{"model": "baseline", "seed": 0, "top1": "abc"}', r"top1='abc'; expected"),
+    ('{"model": "baseline", "seed": 0, "top1": true}', r'top1=True; expected'),
+    ('{"model": "baseline", "seed": 0, "top1": 90, "wall_s": "abc"}', r"wall_s='abc'; expected a number of seconds"),
+    ('{"model": "baseline", "seed": 0, "top1": 90, "cpu_s": -Infinity}', r'cpu_s=-inf; expected a number of seconds'),
+    ('[1, 2]', r'holds a list, not a JSON object'),
+])
+def test_a_result_read_back_on_resume_is_checked_and_its_file_named(tmp_path, text, message):
+    spec = RunSpec(None, 0)
+    path = result_path(str(tmp_path), spec)
+    os.makedirs(os.path.dirname(path))
+    with open(path, 'w') as f:
+        f.write(text)
+    trainer = FakeTrainer()
+    with pytest.raises(ResultFileError, match=r'result file .*baseline.seed0\.json: ' + message
+                       if not message.startswith('holds') else r'baseline.seed0\.json ' + message):
+        run_sweep([spec, RunSpec('se', 0)], str(tmp_path), trainer, progress=False)
+    assert trainer.calls == []  # refused when read, before any run and before the table
+
+
+def test_a_bad_result_is_not_written(tmp_path):
+    spec = RunSpec('se', 1)
+    with pytest.raises(ResultFileError, match=r'top1=nan; expected'):
+        write_result(str(tmp_path), spec, dict(top1=float('nan')))
+    assert not os.path.exists(result_path(str(tmp_path), spec))
+
+
+def test_the_tool_names_a_bad_result_file_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    work = tmp_path / 'work'
+    path = result_path(str(work), RunSpec(None, 0))
+    os.makedirs(os.path.dirname(path))
+    with open(path, 'w') as f:
+        f.write('{"model": "baseline", "seed": 0, "top1": "abc"}')
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'leaderboard.py')
+    done = subprocess.run([sys.executable, tool, '--data', 'digits', '--kinds', 'se', '--seeds', '1', '--work-dir',
+                           str(work), '--no-cost', '--no-progress'], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"leaderboard: error: result file {path}: top1='abc'; expected the top-1 accuracy in percent, a number from "
+        '0 to 100; delete it to redo the run']
 
 
 def test_leaderboard_with_a_fake_trainer_writes_every_report(tmp_path):

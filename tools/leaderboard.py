@@ -58,6 +58,7 @@ def main(argv=None) -> None:
         env = os.environ.get('OMP_NUM_THREADS')
         threads = int(env) if env and env.isdigit() else max(1, (os.cpu_count() or 1) // max(1, args.jobs))
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a source checkout
+    from convattn_plugin.leaderboard.plan import ResultFileError
     from convattn_plugin.leaderboard.sweep import preflight, run_leaderboard
 
     try:
@@ -65,10 +66,13 @@ def main(argv=None) -> None:
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise SystemExit(f'leaderboard: error: {e}') from None
     command = 'python tools/leaderboard.py ' + ' '.join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    paths = run_leaderboard(
-        data=args.data, kinds=args.kinds, seeds=args.seeds, work_dir=args.work_dir, data_root=args.data_root,
-        profile=args.profile, jobs=args.jobs, threads=threads, measure_cost=not args.no_cost,
-        progress=not args.no_progress, command=command.strip())
+    try:
+        paths = run_leaderboard(
+            data=args.data, kinds=args.kinds, seeds=args.seeds, work_dir=args.work_dir, data_root=args.data_root,
+            profile=args.profile, jobs=args.jobs, threads=threads, measure_cost=not args.no_cost,
+            progress=not args.no_progress, command=command.strip())
+    except ResultFileError as e:  # a recorded run read back on resume: the file and the field are named
+        raise SystemExit(f'leaderboard: error: {e}') from None
     with open(paths['md']) as f:
         print(f.read())
     print('written: ' + ', '.join(paths.values()))
