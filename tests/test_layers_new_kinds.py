@@ -199,3 +199,47 @@ def test_ema_groups_are_checked():
     with pytest.raises(ValueError, match=r'EfficientMultiScaleAttention: channels \(48\) must be divisible by '
                                          r'groups \(5\); pass groups=None'):
         create_attn('ema', 48, groups=5)
+
+
+# ---- FcaNet -------------------------------------------------------------------------------
+
+FCA_KEYS = {'dct_layer.weight': 'dct_layer.weight', 'fc1.weight': 'fc.0.weight', 'fc2.weight': 'fc.2.weight'}
+
+
+@pytest.mark.parametrize('channels,dct_size,size', [(64, 14, (14, 14)), (256, 7, (7, 7)), (128, 7, (9, 5)),
+                                                    (64, 28, (6, 6))], ids=str)
+def test_fca_matches_the_authors(channels, dct_size, size):
+    """At the DCT size (no pooling) and at others (adaptive pooling, down and up), as the authors."""
+    _check('fca', channels, lambda m: ref.MultiSpectralAttentionLayer(channels, dct_size, dct_size), FCA_KEYS,
+           size=size, dct_size=dct_size)
+
+
+@pytest.mark.parametrize('dct_size', [7, 14, 56])
+def test_fca_dct_filters_are_the_authors(dct_size):
+    ours = create_attn('fca', 64, dct_size=dct_size)
+    authors = ref.MultiSpectralAttentionLayer(64, dct_size, dct_size)
+    torch.testing.assert_close(ours.dct_layer.weight, authors.dct_layer.weight, rtol=0, atol=1e-7)
+    # Orthonormal basis: the frequency-(0, 0) filter is the mean times sqrt(H*W).
+    torch.testing.assert_close(ours.dct_layer.weight[0], torch.full((dct_size, dct_size), 1 / dct_size))
+
+
+def test_fca_checkpoint_of_another_dct_size_does_not_load():
+    source = create_attn('fca', 64, dct_size=14).state_dict()
+    with pytest.raises(RuntimeError, match=r'dct_layer\.weight: copying a param with shape'):
+        create_attn('fca', 64).load_state_dict(source)
+
+
+@pytest.mark.parametrize('channels,num_freq', [(64, 16), (24, 8), (3, 1), (20, 4)])
+def test_fca_number_of_frequencies(channels, num_freq):
+    assert create_attn('fca', channels).num_freq == num_freq
+
+
+@pytest.mark.parametrize('option,value,match', [
+    ('num_freq', 5, r'channels \(64\) must be divisible by num_freq \(5\); pass num_freq=None'),
+    ('num_freq', 33, r'num_freq must be an int from 1 to 32, got 33'),
+    ('dct_size', 4, r'dct_size must be an int from 7 to 512, got 4'),
+    ('freq_sel', 'mid', r"freq_sel must be one of 'top', 'low', 'bot', got 'mid'"),
+])
+def test_fca_options_are_checked(option, value, match):
+    with pytest.raises(ValueError, match='FrequencyChannelAttention: ' + match):
+        create_attn('fca', 64, **{option: value})

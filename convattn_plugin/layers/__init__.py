@@ -27,3 +27,4 @@ from .scse import ChannelSpatialSE
 from .sge import SpatialGroupEnhance
 from .shuffle import ShuffleAttention
 from .ema import EfficientMultiScaleAttention
+from .fca import FrequencyChannelAttention

@@ -16,6 +16,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -273,3 +275,53 @@ class EmaModule(nn.Module):
         x22 = x1.reshape(b * g, c // g, -1)
         weights = (torch.matmul(x11, x12) + torch.matmul(x21, x22)).reshape(b * g, 1, h, w)
         return (group_x * weights.sigmoid()).reshape(b, c, h, w)
+
+
+# * FcaNet (cfzd/FcaNet ``model/layer.py``): ``dct_layer.weight`` buffer (C, dct_h, dct_w), channel
+#   part i gets the DCT basis of the i-th 'top16' frequency (7x7 indices times dct_h // 7); inputs of
+#   another size are adaptively average-pooled to (dct_h, dct_w); ``fc`` = Linear, ReLU, Linear
+#   (no biases, C // 16), Sigmoid.
+_FCA_TOP_X = [0, 0, 6, 0, 0, 1, 1, 4, 5, 1, 3, 0, 0, 0, 3, 2]
+_FCA_TOP_Y = [0, 1, 0, 5, 2, 0, 2, 0, 0, 6, 0, 4, 6, 3, 5, 2]
+
+
+class MultiSpectralDCTLayer(nn.Module):
+    def __init__(self, height: int, width: int, mapper_x, mapper_y, channel: int) -> None:
+        super().__init__()
+        self.register_buffer('weight', self.get_dct_filter(height, width, mapper_x, mapper_y, channel))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sum(x * self.weight, dim=[2, 3])
+
+    @staticmethod
+    def build_filter(pos: int, freq: int, size: int) -> float:
+        result = math.cos(math.pi * freq * (pos + 0.5) / size) / math.sqrt(size)
+        return result if freq == 0 else result * math.sqrt(2)
+
+    def get_dct_filter(self, tile_x: int, tile_y: int, mapper_x, mapper_y, channel: int) -> torch.Tensor:
+        dct_filter = torch.zeros(channel, tile_x, tile_y)
+        c_part = channel // len(mapper_x)
+        for i, (u_x, v_y) in enumerate(zip(mapper_x, mapper_y)):
+            for t_x in range(tile_x):
+                for t_y in range(tile_y):
+                    dct_filter[i * c_part:(i + 1) * c_part, t_x, t_y] = (
+                        self.build_filter(t_x, u_x, tile_x) * self.build_filter(t_y, v_y, tile_y))
+        return dct_filter
+
+
+class MultiSpectralAttentionLayer(nn.Module):
+    def __init__(self, channel: int, dct_h: int, dct_w: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.dct_h, self.dct_w = dct_h, dct_w
+        mapper_x = [u * (dct_h // 7) for u in _FCA_TOP_X]
+        mapper_y = [v * (dct_w // 7) for v in _FCA_TOP_Y]
+        self.dct_layer = MultiSpectralDCTLayer(dct_h, dct_w, mapper_x, mapper_y, channel)
+        self.fc = nn.Sequential(nn.Linear(channel, channel // reduction, bias=False), nn.ReLU(inplace=True),
+                                nn.Linear(channel // reduction, channel, bias=False), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        pooled = x
+        if h != self.dct_h or w != self.dct_w:
+            pooled = F.adaptive_avg_pool2d(x, (self.dct_h, self.dct_w))
+        return x * self.fc(self.dct_layer(pooled)).view(n, c, 1, 1)
