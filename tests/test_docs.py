@@ -193,3 +193,19 @@ def test_every_docs_page_is_in_the_index():
     linked = {(DOCS / t.partition('#')[0]).resolve() for t in _links(DOCS / 'index.md') if not re.match(r'[a-z]+:', t)}
     missing = [_rel(p) for p in DOCS.glob('*.md') if p.name != 'index.md' and p.resolve() not in linked]
     assert not missing, f'docs/index.md does not link {missing}'
+
+
+def test_layer_table_is_what_the_command_prints():
+    """docs/layers.md says its table is printed by ``python -m convattn_plugin.layers --markdown``."""
+    printed = subprocess.run([sys.executable, '-m', 'convattn_plugin.layers', '--markdown'], capture_output=True,
+                             text=True, timeout=300, env={**os.environ, 'OMP_NUM_THREADS': '1'}, cwd=REPO)
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    rows = [line for line in printed.stdout.splitlines() if line.startswith('|')]
+    text = (DOCS / 'layers.md').read_text()
+    assert 'printed by `python -m convattn_plugin.layers --markdown`' in text
+    section = text.split('## The kinds', 1)[1]
+    shown = [line for line in section.splitlines() if line.startswith('|')]
+    missing, stale = [r for r in rows if r not in shown], [r for r in shown if r not in rows]
+    assert not missing and not stale, (
+        'docs/layers.md "The kinds" differs from `python -m convattn_plugin.layers --markdown`; paste its output.\n'
+        f'missing: {missing}\nnot printed: {stale}')
