@@ -243,3 +243,57 @@ def test_fca_number_of_frequencies(channels, num_freq):
 def test_fca_options_are_checked(option, value, match):
     with pytest.raises(ValueError, match='FrequencyChannelAttention: ' + match):
         create_attn('fca', 64, **{option: value})
+
+
+# ---- Polarized Self-Attention ---------------------------------------------------------------
+
+PSA_COMMON = {k: k for k in ['conv_q_right.weight', 'conv_v_right.weight', 'conv_q_left.weight',
+                             'conv_v_left.weight']}
+PSA_KEYS = {
+    'parallel': {**PSA_COMMON, 'conv_up.weight': 'conv_up.weight'},
+    'sequential': {**PSA_COMMON, **{k: k for k in ['conv_up.0.weight', 'conv_up.0.bias', 'conv_up.1.weight',
+                                                   'conv_up.1.bias', 'conv_up.3.weight', 'conv_up.3.bias']}},
+}
+
+
+@pytest.mark.parametrize('channels', [64, 256])
+@pytest.mark.parametrize('form,authors', [('parallel', ref.PSA_p), ('sequential', ref.PSA_s)])
+def test_psa_matches_the_authors(form, authors, channels):
+    _check('psa', channels, lambda m: authors(channels, channels), PSA_KEYS[form], form=form)
+
+
+def test_psa_default_is_the_authors_released_form():
+    module = create_attn('psa', 64)
+    assert (module.form, module.variant) == ('sequential', 'official')
+
+
+@pytest.mark.parametrize('form', ['parallel', 'sequential'])
+def test_psa_paper_variant_follows_the_equations(form):
+    m = _randomise(create_attn('psa', 32, form=form, variant='paper')).eval()
+    x = torch.randn(2, 32, 6, 5)
+
+    def conv(layer, t):
+        return torch.nn.functional.conv2d(t, layer.weight)
+
+    def channel_gate(t):   # Eq. 2: sigmoid(LN(W_z(sigma1(W_v x) x softmax(sigma2(W_q x)))))
+        v = conv(m.conv_v_right, t).flatten(2)
+        q = torch.softmax(conv(m.conv_q_right, t).flatten(2), -1)
+        z = conv(m.conv_up, (v * q).sum(-1)[..., None, None])
+        return torch.sigmoid(torch.nn.functional.layer_norm(z, z.shape[1:], m.ln.weight, m.ln.bias))
+
+    def spatial_gate(t):   # Eq. 4: sigmoid(softmax(GAP(W_q x)) x W_v x), softmax over channels
+        q = torch.softmax(conv(m.conv_q_left, t).mean((2, 3)), -1)
+        v = conv(m.conv_v_left, t)
+        return torch.sigmoid((q[..., None, None] * v).sum(1, keepdim=True))
+
+    a = x * channel_gate(x)
+    expected = a + x * spatial_gate(x) if form == 'parallel' else a * spatial_gate(a)
+    torch.testing.assert_close(m(x), expected, **TOL)
+
+
+def test_psa_options_are_checked():
+    with pytest.raises(ValueError, match=r"PolarizedSelfAttention: form must be one of 'sequential', 'parallel', "
+                                         r"got 'serial'"):
+        create_attn('psa', 16, form='serial')
+    with pytest.raises(ValueError, match=r"PolarizedSelfAttention: variant must be one of 'official', 'paper'"):
+        create_attn('psa', 16, variant='code')

@@ -28,3 +28,4 @@ from .sge import SpatialGroupEnhance
 from .shuffle import ShuffleAttention
 from .ema import EfficientMultiScaleAttention
 from .fca import FrequencyChannelAttention
+from .psa import PolarizedSelfAttention

@@ -325,3 +325,68 @@ class MultiSpectralAttentionLayer(nn.Module):
         if h != self.dct_h or w != self.dct_w:
             pooled = F.adaptive_avg_pool2d(x, (self.dct_h, self.dct_w))
         return x * self.fc(self.dct_layer(pooled)).view(n, c, 1, 1)
+
+
+# * PSA (DeLightCMU/PSA ``semantic-segmentation/network/PSA.py``), with inplanes = planes:
+#   ``PSA_p`` (parallel; conv_up one 1x1 conv C/2 -> C; spatial: softmax over positions of
+#   pooled-query x value, then sigmoid) and ``PSA_s`` (sequential; conv_up = 1x1 conv C/2 -> C/8,
+#   LayerNorm, ReLU, 1x1 conv C/8 -> C, with biases; spatial: softmax of the value over positions).
+class _PSABase(nn.Module):
+    def __init__(self, inplanes: int, planes: int) -> None:
+        super().__init__()
+        self.inplanes, self.planes, self.inter_planes = inplanes, planes, planes // 2
+        self.conv_q_right = nn.Conv2d(inplanes, 1, kernel_size=1, bias=False)
+        self.conv_v_right = nn.Conv2d(inplanes, self.inter_planes, kernel_size=1, bias=False)
+        self.softmax_right = nn.Softmax(dim=2)
+        self.sigmoid = nn.Sigmoid()
+        self.conv_q_left = nn.Conv2d(inplanes, self.inter_planes, kernel_size=1, bias=False)
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.conv_v_left = nn.Conv2d(inplanes, self.inter_planes, kernel_size=1, bias=False)
+        self.softmax_left = nn.Softmax(dim=2)
+
+    def spatial_pool(self, x: torch.Tensor) -> torch.Tensor:
+        input_x = self.conv_v_right(x)
+        b, c, h, w = input_x.shape
+        input_x = input_x.view(b, c, h * w)
+        mask = self.softmax_right(self.conv_q_right(x).view(b, 1, h * w))
+        context = torch.matmul(input_x, mask.transpose(1, 2)).unsqueeze(-1)
+        return x * self.sigmoid(self.conv_up(context))
+
+    def pooled_query_and_value(self, x: torch.Tensor):
+        g_x = self.conv_q_left(x)
+        b, c, h, w = g_x.shape
+        avg_x = self.avg_pool(g_x).view(b, c, 1).permute(0, 2, 1)
+        theta_x = self.conv_v_left(x).view(b, self.inter_planes, h * w)
+        return avg_x, theta_x, (b, h, w)
+
+
+class PSA_p(_PSABase):  # noqa: N801
+    def __init__(self, inplanes: int, planes: int) -> None:
+        super().__init__(inplanes, planes)
+        self.conv_up = nn.Conv2d(self.inter_planes, planes, kernel_size=1, bias=False)
+
+    def channel_pool(self, x: torch.Tensor) -> torch.Tensor:
+        avg_x, theta_x, (b, h, w) = self.pooled_query_and_value(x)
+        context = self.softmax_left(torch.matmul(avg_x, theta_x)).view(b, 1, h, w)
+        return x * self.sigmoid(context)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.channel_pool(x) + self.spatial_pool(x)
+
+
+class PSA_s(_PSABase):  # noqa: N801
+    def __init__(self, inplanes: int, planes: int) -> None:
+        super().__init__(inplanes, planes)
+        ratio = 4
+        self.conv_up = nn.Sequential(
+            nn.Conv2d(self.inter_planes, self.inter_planes // ratio, kernel_size=1),
+            nn.LayerNorm([self.inter_planes // ratio, 1, 1]), nn.ReLU(inplace=True),
+            nn.Conv2d(self.inter_planes // ratio, planes, kernel_size=1))
+
+    def channel_pool(self, x: torch.Tensor) -> torch.Tensor:
+        avg_x, theta_x, (b, h, w) = self.pooled_query_and_value(x)
+        context = torch.matmul(avg_x, self.softmax_left(theta_x)).view(b, 1, h, w)
+        return x * self.sigmoid(context)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.channel_pool(self.spatial_pool(x))
