@@ -297,3 +297,51 @@ def test_psa_options_are_checked():
         create_attn('psa', 16, form='serial')
     with pytest.raises(ValueError, match=r"PolarizedSelfAttention: variant must be one of 'official', 'paper'"):
         create_attn('psa', 16, variant='code')
+
+
+# ---- Selective Kernel -----------------------------------------------------------------------
+
+def _bn_keys(ours: str, theirs: str) -> dict[str, str]:
+    return {f'{ours}.{k}': f'{theirs}.{k}' for k in ['weight', 'bias', 'running_mean', 'running_var',
+                                                      'num_batches_tracked']}
+
+
+SK_CAFFE_KEYS = {
+    'paths.0.conv.weight': 'conv_3x3g32.weight', **_bn_keys('paths.0.bn', 'conv_3x3g32_bn'),
+    'paths.1.conv.weight': 'conv_3x3g32d2.weight', **_bn_keys('paths.1.bn', 'conv_3x3g32d2_bn'),
+    'attn.fc_reduce.weight': 'B_fc1.weight', **_bn_keys('attn.bn', 'B_fc1_bn'), 'attn.fc_select.weight': 'B_fc2.weight',
+}
+SK_TIMM_KEYS = {k: k for k in ['paths.0.conv.weight', 'paths.1.conv.weight', 'attn.fc_reduce.weight',
+                               'attn.fc_select.weight']}
+SK_TIMM_KEYS.update({**_bn_keys('paths.0.bn', 'paths.0.bn'), **_bn_keys('paths.1.bn', 'paths.1.bn'),
+                     **_bn_keys('attn.bn', 'attn.bn')})
+
+
+@pytest.mark.parametrize('channels', [128, 256])
+def test_sk_matches_the_authors_sknet_unit(channels):
+    module = create_attn('sk', channels)
+    assert module.groups == 32 and module.attn.fc_reduce.out_channels == max(channels // 16, 32)
+    _check('sk', channels, lambda m: ref.SKUnitCaffe(channels), SK_CAFFE_KEYS)
+
+
+@pytest.mark.parametrize('split_input', [True, False])
+@pytest.mark.parametrize('channels,groups', [(64, 1), (256, 32)])
+def test_sk_matches_timms_selective_kernel(channels, groups, split_input):
+    from timm.layers.selective_kernel import SelectiveKernel as TimmSK
+    rd = max(8, channels // 16)
+    _check('sk', channels, lambda m: TimmSK(channels, channels, groups=groups, split_input=split_input, rd_channels=rd),
+           SK_TIMM_KEYS, groups=groups, split_input=split_input, rd_channels=rd)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(dilations=(1,)), r'dilations must be a sequence of 2 to 4 ints'),
+    (dict(dilations=(1, 0)), r'dilations must be an int from 1 to 32, got 0'),
+    (dict(groups=5), r'channels \(64\) must be divisible by groups \(5\)'),
+    (dict(split_input=True, groups=64), r'groups must be an int from 1 to 32, got 64'),
+    (dict(reduction=0), r'reduction must be an int from 1 to 1024, got 0'),
+])
+def test_sk_options_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match='SelectiveKernel: ' + match):
+        create_attn('sk', 64, **kwargs)
+    with pytest.raises(ValueError, match=r'SelectiveKernel: split_input needs channels \(9\) divisible by the number'):
+        create_attn('sk', 9, split_input=True)

@@ -29,3 +29,4 @@ from .shuffle import ShuffleAttention
 from .ema import EfficientMultiScaleAttention
 from .fca import FrequencyChannelAttention
 from .psa import PolarizedSelfAttention
+from .sk import SelectiveKernel

@@ -390,3 +390,32 @@ class PSA_s(_PSABase):  # noqa: N801
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.channel_pool(self.spatial_pool(x))
+
+
+# * SK unit (implus/SKNet ``models/sknet50.prototxt``, the authors' Caffe SKNet-50), one unit
+#   C -> C: ``3x3g32`` and ``3x3g32d2`` (3x3 convs, 32 groups, dilation 1 and 2, no bias) each
+#   with BN and ReLU; their sum is globally pooled; ``B_fc1`` (1x1, no bias, max(C/16, 32) wide)
+#   with BN and ReLU; ``B_fc2`` (1x1, 2C, no bias) reshaped to (N, 2, C), softmax over the two
+#   branches; ``scale`` + ``Axpy``: w0 * branch0 + w1 * branch1. Caffe layer names with '/' -> '_'.
+class SKUnitCaffe(nn.Module):
+    def __init__(self, channels: int, groups: int = 32, reduction: int = 16, min_width: int = 32) -> None:
+        super().__init__()
+        d = max(channels // reduction, min_width)
+        self.conv_3x3g32 = nn.Conv2d(channels, channels, 3, padding=1, groups=groups, bias=False)
+        self.conv_3x3g32_bn = nn.BatchNorm2d(channels)
+        self.conv_3x3g32d2 = nn.Conv2d(channels, channels, 3, padding=2, dilation=2, groups=groups, bias=False)
+        self.conv_3x3g32d2_bn = nn.BatchNorm2d(channels)
+        self.B_fc1 = nn.Conv2d(channels, d, 1, bias=False)
+        self.B_fc1_bn = nn.BatchNorm2d(d)
+        self.B_fc2 = nn.Conv2d(d, 2 * channels, 1, bias=False)
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b0 = F.relu(self.conv_3x3g32_bn(self.conv_3x3g32(x)))
+        b1 = F.relu(self.conv_3x3g32d2_bn(self.conv_3x3g32d2(x)))
+        pooled = F.adaptive_avg_pool2d(b0 + b1, 1)
+        logits = self.B_fc2(F.relu(self.B_fc1_bn(self.B_fc1(pooled))))
+        w = torch.softmax(logits.reshape(x.shape[0], 2, self.channels, 1), dim=1)
+        w0 = w[:, 0].reshape(x.shape[0], self.channels, 1, 1)
+        w1 = w[:, 1].reshape(x.shape[0], self.channels, 1, 1)
+        return b0 * w0 + w1 * b1
