@@ -252,11 +252,10 @@ def test_hash_mismatch_is_refused(release, tmp_path, clean_hub):
     for load in (lambda p: load_mm_release(p, release.config), read_checkpoint):
         with pytest.raises(HashMismatchError, match='the file is corrupt or was changed after publishing'):
             load(tampered)
-    shutil.copy(release.root / 'metafile.yml', tmp_path / 'metafile.yml')
-    shutil.copy(release.config, tmp_path / release.config.name)
-    shutil.copy(release.root / 'manifest.json', tmp_path / 'manifest.json')
+    copy = Path(shutil.copytree(release.root, tmp_path / 'copy'))
+    shutil.copy(tampered, copy / tampered.name)
     with pytest.raises(HashMismatchError, match=release.checkpoint.name[-12:-4]):
-        register_release(tmp_path / 'metafile.yml')
+        register_release(copy / 'metafile.yml')
 
 
 def test_checkpoint_of_another_architecture_is_refused(release):

@@ -5,6 +5,9 @@ distributed testing on CPU-only machines (gloo; see ``convattn_plugin.mm.dist``)
 metrics printed as one JSON line (``{"accuracy/top1": ...}``) for scripts, and the checkpoint
 checked before anything is built: a hash in its name must match its sha256, an empty file or
 a folder is named as such, and an http(s) URL is downloaded and loaded with weights_only=True.
+A ``.json`` config is a release's: it is read as data in the release config schema (nothing
+imported, no ``_base_`` followed); give its data set's folder with
+``--cfg-options test_dataloader.dataset.data_root=DIR`` where the data set needs one.
 
     python tools/test.py CONFIG CHECKPOINT [--out metrics.json --out-item metrics]
 """
@@ -18,12 +21,12 @@ def main() -> None:
     args = mmpretrain_parse_args('test')  # before the heavy imports: --help answers at once
     import mmengine
     import torch
-    from mmengine.config import Config
     from mmengine.evaluator import DumpResults
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from convattn_plugin.checkpoint import local_checkpoint
+    from convattn_plugin.mm.config_schema import UnsafeReleaseError, config_from_file
     from convattn_plugin.mm.dist import setup_cpu_distributed
     from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
 
@@ -36,7 +39,11 @@ def main() -> None:
             local_checkpoint(args.checkpoint)  # mmengine reads it again (the URL from the download cache)
         except (ValueError, OSError) as e:
             sys.exit(f'test.py: error: {e}')
-    cfg = tool.merge_args(Config.fromfile(args.config), args)
+    try:
+        cfg = config_from_file(args.config)
+    except UnsafeReleaseError as e:
+        sys.exit(f'test.py: error: {e}')
+    cfg = tool.merge_args(cfg, args)
     if args.launcher != 'none' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -27,6 +27,12 @@ def main() -> None:
     from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
     from convattn_plugin.mm.resume import ResumeError, prepare_resume
 
+    if args.config.endswith('.json'):
+        # A .json config is a release's (data, no training recipe); mmengine would follow its
+        # _base_ and import its custom_imports.
+        sys.exit(f'train.py: error: {args.config} is a JSON config: JSON configs are release configs (data for '
+                 'testing and inference, no training recipe) and are not trained from. Train with your own Python '
+                 'config; to start from a release\'s weights, set load_from=<the release checkpoint> in it')
     tool = load_mmpretrain_tool('train')
     cfg = tool.merge_args(Config.fromfile(args.config), args)
     try:

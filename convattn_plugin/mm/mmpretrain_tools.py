@@ -4,18 +4,24 @@ The project's ``tools/train.py`` and ``tools/test.py`` reuse their ``parse_args`
 ``merge_args``, so they accept exactly mmpretrain's options. :func:`run_mmpretrain_tool`
 (``python -m convattn_plugin.mm TOOL ...``) runs any of them after ``import
 convattn_plugin.mm``: tools that read no config, and so never see its ``custom_imports``
-(``model_converters/publish_model.py``), then load the project's training checkpoints.
+(``model_converters/publish_model.py``), then load the project's training checkpoints. A
+``.json`` config given to a tool is read as a release config
+(:func:`.config_schema.config_from_file`): data in the schema, nothing imported or executed.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import runpy
 import sys
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Sequence
+from typing import Iterator, Sequence
 
-__all__ = ['mmpretrain_tool_path', 'load_mmpretrain_tool', 'run_mmpretrain_tool', 'list_mmpretrain_tools']
+from .config_schema import config_from_file
+
+__all__ = ['mmpretrain_tool_path', 'load_mmpretrain_tool', 'run_mmpretrain_tool', 'list_mmpretrain_tools',
+           'json_configs_as_release_configs']
 
 
 def _tools_dir() -> Path:
@@ -59,16 +65,43 @@ def load_mmpretrain_tool(name: str) -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def json_configs_as_release_configs() -> Iterator[None]:
+    """Within the block, mmengine's ``Config.fromfile`` reads a ``.json`` file as a release config.
+
+    mmpretrain's tools call ``Config.fromfile(args.config)``, which would follow a JSON config's
+    ``_base_`` and import its ``custom_imports``; here a ``.json`` file goes through the release
+    config schema instead (:func:`.config_schema.config_from_file`), other files as before.
+    """
+    from mmengine.config import Config
+
+    original = Config.__dict__['fromfile']  # the descriptor, put back as it was
+    read_file = Config.fromfile              # the function it gives (a staticmethod in mmengine 0.10)
+
+    def fromfile(filename, *args, **kwargs):
+        if str(filename).endswith('.json'):
+            return config_from_file(filename)
+        return read_file(filename, *args, **kwargs)
+
+    Config.fromfile = staticmethod(fromfile)
+    try:
+        yield
+    finally:
+        Config.fromfile = original
+
+
 def run_mmpretrain_tool(name: str, argv: Sequence[str]) -> None:
     """Run mmpretrain's ``tools/{name}.py`` as a script with arguments ``argv``.
 
     The caller has imported :mod:`convattn_plugin.mm` (``python -m convattn_plugin.mm``
-    does), so the tool finds the project's registrations and loads its checkpoints.
+    does), so the tool finds the project's registrations and loads its checkpoints. A
+    ``.json`` config is read as a release config (:func:`json_configs_as_release_configs`).
     """
     path = mmpretrain_tool_path(name)
     saved = sys.argv
     sys.argv = [str(path), *argv]
     try:
-        runpy.run_path(str(path), run_name='__main__')
+        with json_configs_as_release_configs():
+            runpy.run_path(str(path), run_name='__main__')
     finally:
         sys.argv = saved

@@ -32,7 +32,8 @@ from .model_card import build_model_card
 from .model_pair import ModelPair
 from .preprocessing import mm_preprocessing, timm_data_config
 from .publish import PublishError, Release, publish
-from .release_files import UnsafeReleaseError, read_config
+from ..mm.config_schema import read_config, release_subset
+from .release_files import UnsafeReleaseError
 from .run_info import read_metrics
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
     'convert_mm_to_timm', 'convert_timm_to_mm', 'diff_state_dict', 'extract_state_dict', 'find_release_files',
     'load_mm_release', 'load_state_dict_strict', 'load_timm_release', 'mm_preprocessing', 'mm_to_timm_state_dict',
     'pair_from_mm', 'pair_from_timm', 'publish', 'read_checkpoint', 'read_config', 'read_metrics',
-    'register_release', 'sanitize_meta', 'save_mm_checkpoint', 'spec_from_mm_model', 'spec_from_timm',
+    'register_release', 'release_subset', 'sanitize_meta', 'save_mm_checkpoint', 'spec_from_mm_model', 'spec_from_timm',
     'timm_create_kwargs', 'timm_data_config', 'timm_to_mm_state_dict', 'verify_release', 'write_mm_files',
     'write_timm_folder',
 ]

@@ -8,8 +8,8 @@ The plain library calls work on a release as they are (that is the point of it):
     register_release('<release>/metafile.yml'); mmpretrain.get_model('<name>', pretrained=True)
 
 mmengine's loader does not refuse missing keys (it warns): :func:`load_mm_release` does, after
-checking the files against the release's ``manifest.json`` and reading its config as data
-(:mod:`.release_files`); :func:`verify_release` runs all of the above on one input and
+checking the files against the release's ``manifest.json`` (:mod:`.release_files`) and reading
+its config through the release config schema (:mod:`convattn_plugin.mm.config_schema`); :func:`verify_release` runs all of the above on one input and
 compares the logits. Nothing a release holds is executed.
 """
 from __future__ import annotations
@@ -22,20 +22,18 @@ from typing import Any, Optional, Union
 import torch
 import torch.nn as nn
 
-from ..checkpoint import is_url, load_weights
+from ..checkpoint import check_finite, is_url, load_weights
 from .convert import build_mm_model
 from .hf_config import timm_config_args
 from .keys import load_state_dict_strict
-from .metafile import release_weights
 from .model_pair import ATOL
-from .release_files import confined_path, read_config, read_metafile, verify_manifest
+from ..mm.config_schema import read_config
+from .release_files import MANIFEST, METAFILE, TIMM_FOLDER, UnsafeReleaseError, release_entry
 
 __all__ = ['TIMM_FOLDER', 'timm_create_kwargs', 'load_timm_release', 'load_mm_release', 'find_release_files',
            'verify_release']
 
 PathLike = Union[str, os.PathLike]
-#: The release's timm / Hugging Face Hub folder.
-TIMM_FOLDER = 'timm'
 
 
 def timm_create_kwargs(folder: PathLike) -> dict[str, Any]:
@@ -57,44 +55,49 @@ def timm_create_kwargs(folder: PathLike) -> dict[str, Any]:
 
 
 def load_timm_release(folder: PathLike) -> nn.Module:
-    """``timm.create_model('local-dir:<folder>', pretrained=True)`` in eval mode."""
+    """``timm.create_model('local-dir:<folder>', pretrained=True)`` in eval mode.
+
+    timm reads ``model.safetensors`` (no pickle). When the folder is a release's timm folder
+    (a ``manifest.json`` beside it), the release is checked first (:func:`find_release_files`);
+    NaN / inf weights are refused either way.
+
+    Raises:
+        NonFiniteWeightsError: The weights hold NaN or inf values (named).
+    """
     import timm
 
-    return timm.create_model(f'local-dir:{Path(folder).resolve()}', pretrained=True).eval()
+    folder = Path(folder).resolve()
+    if (folder.parent / MANIFEST).is_file() and folder.name == TIMM_FOLDER:
+        find_release_files(folder.parent)
+    model = timm.create_model(f'local-dir:{folder}', pretrained=True).eval()
+    check_finite(model.state_dict(), f'{folder}/model.safetensors')
+    return model
 
 
 def find_release_files(root: PathLike) -> tuple[Path, Union[Path, str], Path]:
     """``(config, checkpoint, timm folder)`` of a release folder, from its ``metafile.yml``.
 
-    Every file is checked against ``manifest.json`` and must lie inside ``root``; the checkpoint
-    may instead be a URL whose name carries its hash (checked when it is downloaded).
+    Checked as :func:`.release_files.release_entry` checks a release: one model, every file
+    inside ``root`` and covered by (and matching) ``manifest.json``; the checkpoint may instead
+    be a URL whose name carries its hash (checked when it is downloaded).
 
     Raises:
-        UnsafeReleaseError: A path leaves the folder, or a file is not covered by the manifest.
+        UnsafeReleaseError: Not one model, a path leaves the folder, or a file is not covered by the manifest.
         HashMismatchError: A file differs from the manifest or from the hash in its name.
     """
-    root = Path(root)
-    models = read_metafile(root / 'metafile.yml').get('Models') or []
-    if len(models) != 1 or not isinstance(models[0], dict):
-        raise ValueError(f'{root}/metafile.yml lists {len(models)} models; a release has one')
-    config = confined_path(root, models[0].get('Config'), 'Config')
-    weights = release_weights(root, models[0].get('Weights'))
-    checkpoint = weights if is_url(weights) else Path(weights)
-    timm_dir = root / TIMM_FOLDER
-    timm_files = [confined_path(root, f'{TIMM_FOLDER}/{f}', 'timm file') for f in ('config.json', 'model.safetensors')]
-    verify_manifest(root, [config, *timm_files, *([] if is_url(weights) else [checkpoint])])
-    return config, checkpoint, timm_dir
+    _, config, weights, timm_dir = release_entry(root)
+    return config, (weights if is_url(weights) else Path(weights)), timm_dir
 
 
 def _config_beside(checkpoint: Path) -> Path:
     root = checkpoint.parent
-    if (root / 'metafile.yml').is_file():
-        for model in read_metafile(root / 'metafile.yml').get('Models') or []:
-            if isinstance(model, dict) and Path(str(model.get('Weights'))).name == checkpoint.name:
-                config = confined_path(root, model.get('Config'), 'Config')
-                verify_manifest(root, [config, checkpoint])
-                return config
-    raise FileNotFoundError(f'no config given for {checkpoint} and no metafile.yml beside it names one')
+    if (root / METAFILE).is_file():
+        _, config, weights, _ = release_entry(root)
+        if Path(weights).name == checkpoint.name:
+            return config
+        raise UnsafeReleaseError(f'{root}/{METAFILE} names the weights {Path(weights).name}, not {checkpoint.name}; '
+                                 'give the config of this checkpoint')
+    raise FileNotFoundError(f'no config given for {checkpoint} and no {METAFILE} beside it names one')
 
 
 def load_mm_release(checkpoint: PathLike, config: Optional[Any] = None) -> nn.Module:

@@ -8,10 +8,10 @@ The metafile is mmpretrain's format (``Collections`` / ``Models`` with ``Name``,
 ``Weights`` and ``Config`` are written relative to the metafile's folder, so a release
 folder can be moved or uploaded as a whole. mmpretrain itself would resolve a relative
 ``Weights`` path against the working directory, and execute a ``.py`` config: register a
-release with :func:`register_release`, which reads the metafile with ``yaml.safe_load``,
-keeps every path inside the release folder, verifies the manifest and the hash in the
-checkpoint's name, and hands mmpretrain the config as checked data (``<name>.json``), before
-``mmpretrain.get_model(name, pretrained=True)`` can load anything.
+release with :func:`register_release`, which checks the folder as every loader does
+(:func:`.release_files.release_entry`) and hands mmpretrain the config as checked data
+(:func:`convattn_plugin.mm.config_schema.read_config`), before ``mmpretrain.get_model(name, pretrained=True)``
+can load anything.
 """
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ from typing import Any, Mapping, Optional, Union
 
 import yaml
 
-from ..checkpoint import check_hash_in_name, hash_in_name, is_url
 from .model_card import TASK
-from .release_files import UnsafeReleaseError, confined_path, read_config, read_metafile, verify_manifest
+from ..mm.config_schema import read_config
+from .release_files import METAFILE, UnsafeReleaseError, release_entry
 
-__all__ = ['metafile_entry', 'write_metafile', 'release_weights', 'register_release']
+__all__ = ['metafile_entry', 'write_metafile', 'register_release']
 
 _logger = logging.getLogger(__name__)
 PathLike = Union[str, os.PathLike]
@@ -74,76 +74,75 @@ def write_metafile(path: PathLike, entry: Mapping[str, Any], collection: Mapping
     return path
 
 
-def release_weights(root: Path, value: Any) -> str:
-    """A metafile's ``Weights``: a file inside ``root`` with a matching hash in its name, or a URL
-    whose file name carries a hash (verified when it is downloaded)."""
-    if is_url(value):
-        if hash_in_name(value) is None:
-            raise UnsafeReleaseError(f'{root}: Weights {value!r} is a URL whose file name carries no sha256 prefix '
-                                     '(<name>-<hex>.pth), so the download could not be verified; refused')
-        return value
-    path = confined_path(root, value, 'Weights')
-    check_hash_in_name(path)
-    return str(path.resolve())
+def _project_config(model: Any) -> bool:
+    """Whether an mmpretrain hub model is one of the project's own config entries."""
+    from ..mm.hub import configs_root
+
+    root = configs_root()
+    config = getattr(model, 'config', None)
+    return root is not None and isinstance(config, (str, os.PathLike)) \
+        and Path(config).resolve().is_relative_to(root.resolve())
 
 
 def register_release(metafile: PathLike, replace_unweighted: bool = True) -> list[str]:
     """Make ``mmpretrain.get_model`` / ``list_models`` / the inferencer find a release.
 
-    The metafile is read with ``yaml.safe_load``; ``Weights`` and ``Config`` must lie inside
-    its folder (:func:`.release_files.confined_path`), the files must match ``manifest.json``
-    and the checkpoint the hash in its name (or be a URL with a hash in its name, verified at
-    download); the config is read as data (:func:`.release_files.read_config`) and handed to
-    mmpretrain as a ``Config``, so nothing from the release is executed. Registering the same
-    release again does nothing.
+    The release is checked as every loader checks it (:func:`.release_files.release_entry`):
+    one model, every path inside the folder, the metafile, config, checkpoint and timm folder
+    covered by ``manifest.json`` and matching it (each file hashed once), the checkpoint's
+    name matching its hash (or a URL with a hash in its name, verified at download). The
+    config is read through the release config schema (:func:`convattn_plugin.mm.config_schema.read_config`)
+    and handed to mmpretrain as a ``Config``, so nothing from the release is executed.
+    Registering the same release again does nothing.
 
     Args:
         metafile: A release's ``metafile.yml``.
-        replace_unweighted: A name the hub already lists *without* weights (the project's
-            own config entry, e.g. ``resnet18-cbam_1xb32_digits``) takes the release's
-            weights, results and config; otherwise a name clash is an error.
+        replace_unweighted: The release may take the name of one of the project's own config
+            entries that has no weights (e.g. ``resnet18-cbam_1xb32_digits``): it then gets the
+            release's weights, results and config. Any other name the hub knows (mmpretrain's
+            own, weighted or not) is an error.
 
     Returns:
         The names registered (or replaced) by this call.
 
     Raises:
         HashMismatchError: A file does not match the manifest or the hash in its name.
-        UnsafeReleaseError: A path leaves the release folder, or the config is not plain data.
-        ValueError: A name the hub already lists with other weights.
+        UnsafeReleaseError: Not one model, a path leaving the folder, a file the manifest does not
+            cover, a name that is not a plain model name, or a config outside the schema.
+        ValueError: A name the hub already lists that the release may not replace.
     """
     import convattn_plugin.mm  # noqa: F401  (the backbones, and safe URL loading in mmengine)
     from mmpretrain.apis import ModelHub
     from modelindex.models.Model import Model
 
     path = Path(metafile).resolve()
+    if path.name != METAFILE:
+        raise UnsafeReleaseError(f'{path}: register a release by its {METAFILE}')
     root = path.parent
-    doc = read_metafile(path)
-    entries = doc.get('Models') or []
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise UnsafeReleaseError(f'{path}: Models must be a list of mappings')
-    verify_manifest(root)
+    entry, config_path, weights, _ = release_entry(root)
+    name = str(entry.get('Name', ''))
+    if not _NAME.match(name):
+        raise UnsafeReleaseError(f'{path}: model name {name!r}: expected letters, digits, ".", "_", "-"')
+    key = name.lower()
+    if _registered.get(key) == weights:
+        return []
+    config = read_config(config_path)
     # Private ModelHub API: mmpretrain 1.2 has no public way to add one model (pyproject bounds it <1.3).
     ModelHub._register_mmpretrain_models()  # so a clash with mmpretrain's own names shows now
     models = ModelHub._models_dict
-    new = []
-    for entry in entries:
-        name = str(entry.get('Name', ''))
-        if not _NAME.match(name):
-            raise UnsafeReleaseError(f'{path}: model name {name!r}: expected letters, digits, ".", "_", "-"')
-        weights = release_weights(root, entry.get('Weights'))
-        key = name.lower()
-        if _registered.get(key) == weights:
-            continue
-        existing = models.get(key)
-        if existing is not None and not (replace_unweighted and existing.weights is None):
-            raise ValueError(f'{path}: model {name!r} is already in mmpretrain\'s hub with weights '
-                             f'{existing.weights}; publish under another --name')
-        model = Model.from_dict({k: v for k, v in entry.items() if k not in ('Weights', 'Config')}, str(path))
-        model.weights = weights
-        model.config = read_config(confined_path(root, entry.get('Config'), 'Config'))
-        models[key] = model
-        _registered[key] = weights
-        if existing is not None:
-            _logger.info('register_release: %s now has the weights %s', name, weights)
-        new.append(key)
-    return new
+    existing = models.get(key)
+    if existing is not None:
+        if key in _registered or not replace_unweighted or existing.weights is not None \
+                or not _project_config(existing):
+            owner = 'one of the project\'s configs' if _project_config(existing) else 'not one of the project\'s configs'
+            raise ValueError(f'{path}: model {name!r} is already in mmpretrain\'s hub ({owner}, weights '
+                             f'{existing.weights}); a release may only take the name of a project config without '
+                             'weights: publish under another --name')
+    model = Model.from_dict({k: v for k, v in entry.items() if k not in ('Weights', 'Config')}, str(path))
+    model.weights = weights
+    model.config = config
+    models[key] = model
+    _registered[key] = weights
+    if existing is not None:
+        _logger.info('register_release: %s now has the weights %s', name, weights)
+    return [key]

@@ -1,12 +1,7 @@
-"""The files of a release, read without running code from them.
+"""The files of a release: paths confined to its folder, and the manifest of their hashes.
 
-A release carries its mmpretrain config as JSON data (``<name>.json``), never as Python:
-:func:`read_config` reads it with ``json`` and accepts only plain data: no ``_base_`` (which
-would make mmengine read, and run, another file), ``custom_imports`` at most
-``convattn_plugin.mm``, and every ``type`` a name that mmpretrain's registries hold (mmengine
-would otherwise import any ``module.attribute`` a ``type`` names and call it).
-
-Every path a release names (``metafile.yml``'s ``Config`` and ``Weights``, the manifest's
+A release carries its mmpretrain config as JSON data in a closed schema, read and written by
+:mod:`convattn_plugin.mm.config_schema` only. Every path a release names (``metafile.yml``'s ``Config`` and ``Weights``, the manifest's
 entries) must stay inside the release folder: :func:`confined_path` refuses absolute paths,
 ``..`` and symlinks that lead out. ``MANIFEST`` (``manifest.json``) lists the sha256 of every
 file of the release; :func:`verify_manifest` checks them all (config, weights, timm folder).
@@ -17,23 +12,22 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Iterable, Union
 
 import yaml
 
-from ..checkpoint import sha256_of
+from ..checkpoint import HashMismatchError, hash_in_name, is_url, sha256_of
+from ..mm.config_schema import UnsafeReleaseError
 
-__all__ = ['UnsafeReleaseError', 'MANIFEST', 'confined_path', 'read_metafile', 'write_config', 'read_config',
-           'write_manifest', 'verify_manifest', 'CUSTOM_IMPORTS', 'make_ordinary']
+__all__ = ['UnsafeReleaseError', 'MANIFEST', 'METAFILE', 'TIMM_FOLDER', 'TIMM_FILES', 'confined_path',
+           'read_metafile', 'write_manifest', 'verify_manifest', 'release_entry', 'make_ordinary']
 
 PathLike = Union[str, os.PathLike]
 MANIFEST = 'manifest.json'
-#: What a config needs to build the project's models (as configs/_base_/default_runtime.py).
-CUSTOM_IMPORTS = dict(imports=['convattn_plugin.mm'], allow_failed_imports=False)
-
-
-class UnsafeReleaseError(ValueError):
-    """A release names a path outside its folder, or holds a config that is not plain data."""
+METAFILE = 'metafile.yml'
+#: The release's timm / Hugging Face Hub folder, and the files of it that loaders read.
+TIMM_FOLDER = 'timm'
+TIMM_FILES = ('config.json', 'model.safetensors')
 
 
 def confined_path(root: PathLike, value: Any, what: str) -> Path:
@@ -66,92 +60,6 @@ def read_metafile(path: PathLike) -> dict[str, Any]:
     return doc
 
 
-def _registered_names() -> set[str]:
-    import mmengine.registry as root_registry
-    import mmpretrain.registry as mm_registry
-    from mmengine.registry import Registry
-    from mmpretrain.utils import register_all_modules
-
-    register_all_modules(init_default_scope=False)
-    names: set[str] = set()
-    for module in (mm_registry, root_registry):
-        for obj in vars(module).values():
-            if isinstance(obj, Registry):
-                names.update(obj.module_dict)
-    return names
-
-
-def _check_config(value: Any, where: str, names: set[str]) -> None:
-    if value is None or type(value) in (bool, int, float, str):
-        return
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_config(item, f'{where}[{i}]', names)
-        return
-    if not isinstance(value, dict):
-        raise UnsafeReleaseError(f'{where}: {type(value).__name__} is not JSON data')
-    for k, item in value.items():
-        if k == 'type':
-            name = item.split('.', 1)[1] if isinstance(item, str) and item.startswith('mmpretrain.') else item
-            if not isinstance(name, str) or name not in names:
-                raise UnsafeReleaseError(f'{where}.type={item!r} is not a class registered in mmpretrain or '
-                                         'mmengine; a release config may only name registered classes')
-        _check_config(item, f'{where}.{k}', names)
-
-
-def _check_top_level(cfg: Mapping[str, Any], where: str) -> None:
-    if '_base_' in cfg:
-        raise UnsafeReleaseError(f'{where}: _base_ is refused in a release config (mmengine would read and run '
-                                 'the files it names); a release config is one flat JSON file')
-    imports = cfg.get('custom_imports')
-    if imports is not None and (not isinstance(imports, dict)
-                                or set(imports.get('imports') or []) - set(CUSTOM_IMPORTS['imports'])):
-        raise UnsafeReleaseError(f'{where}: custom_imports={imports!r}; a release config may only import '
-                                 f'{CUSTOM_IMPORTS["imports"]}')
-
-
-def write_config(cfg: Any, path: PathLike) -> Path:
-    """Write an mmengine config (``Config`` or dict) as JSON data, checked as :func:`read_config` checks it."""
-    data = json.loads(json.dumps(cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg),
-                                 default=_not_json(path)))
-    _check_top_level(data, str(path))
-    _check_config(data, Path(path).name, _registered_names())
-    path = Path(path)
-    path.write_text(json.dumps(data, indent=2) + '\n', encoding='utf-8')
-    return path
-
-
-def _not_json(path: PathLike):
-    def default(obj: Any) -> Any:
-        raise UnsafeReleaseError(f'{path}: the config holds {obj!r} ({type(obj).__name__}), which is not JSON data; '
-                                 'a release config holds names, numbers, strings, lists and dicts only')
-    return default
-
-
-def read_config(path: PathLike):
-    """A release's JSON config as an mmengine ``Config``, read without running anything from it.
-
-    Raises:
-        UnsafeReleaseError: Not JSON data, ``_base_``, other ``custom_imports``, or a ``type``
-            that names no registered class.
-    """
-    from mmengine.config import Config
-
-    path = Path(path)
-    if path.suffix != '.json':
-        raise UnsafeReleaseError(f'{path}: a release config is a .json file (data); a {path.suffix or "suffix-less"} '
-                                 'config would be executed or read with an unsafe loader, so it is refused')
-    try:
-        data = json.loads(path.read_text(encoding='utf-8'))
-    except json.JSONDecodeError as e:
-        raise UnsafeReleaseError(f'{path}: not valid JSON ({e})') from e
-    if not isinstance(data, dict):
-        raise UnsafeReleaseError(f'{path}: a config is a JSON object, not a {type(data).__name__}')
-    _check_top_level(data, str(path))
-    _check_config(data, path.name, _registered_names())
-    return Config(data, filename=None)
-
-
 def write_manifest(root: PathLike, files: Iterable[PathLike]) -> Path:
     """``manifest.json``: the sha256 of each file, by its path relative to ``root``."""
     root = Path(root)
@@ -171,14 +79,16 @@ def verify_manifest(root: PathLike, required: Iterable[PathLike] = ()) -> dict[s
         FileNotFoundError: No manifest.
         UnsafeReleaseError: A path leaves the folder, a hash differs, or a required file is not listed.
     """
-    from ..checkpoint import HashMismatchError
-
     root = Path(root)
     manifest = root / MANIFEST
     if not manifest.is_file():
         raise FileNotFoundError(f'{root}: no {MANIFEST}; a release lists the sha256 of its files there')
-    entries = json.loads(manifest.read_text(encoding='utf-8')).get('sha256')
-    if not isinstance(entries, dict) or not entries:
+    try:
+        doc = json.loads(manifest.read_text(encoding='utf-8'))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UnsafeReleaseError(f'{manifest}: not valid JSON ({e})') from e
+    entries = doc.get('sha256') if isinstance(doc, dict) else None
+    if not isinstance(entries, dict) or not entries or not all(isinstance(v, str) for v in entries.values()):
         raise UnsafeReleaseError(f'{manifest}: expected {{"sha256": {{"<file>": "<hex>", ...}}}}')
     for rel, expected in entries.items():
         actual = sha256_of(confined_path(root, rel, f'{MANIFEST} entry'))
@@ -188,8 +98,58 @@ def verify_manifest(root: PathLike, required: Iterable[PathLike] = ()) -> dict[s
     for f in required:
         rel = Path(f).resolve().relative_to(root.resolve()).as_posix()
         if rel not in entries:
-            raise UnsafeReleaseError(f'{root}: {rel} is not covered by {MANIFEST}; refusing to load it')
+            raise UnsafeReleaseError(f'{root}: {rel} is not covered by {MANIFEST}; every file a release uses is '
+                                     'listed there with its sha256. Refusing to load it.')
     return dict(entries)
+
+
+def _weights(root: Path, value: Any, manifest: dict[str, str]) -> str:
+    """A metafile's ``Weights``: a file inside ``root`` that the manifest covers (its name's hash,
+    if any, checked against the manifest's sha256: the file is hashed once), or a URL whose file
+    name carries a hash (verified when it is downloaded)."""
+    if is_url(value):
+        if hash_in_name(value) is None:
+            raise UnsafeReleaseError(f'{root}: Weights {value!r} is a URL whose file name carries no sha256 prefix '
+                                     '(<name>-<hex>.pth), so the download could not be verified; refused')
+        return value
+    path = confined_path(root, value, 'Weights')
+    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    if rel not in manifest:
+        raise UnsafeReleaseError(f'{root}: Weights {rel} is not covered by {MANIFEST}; every file a release uses '
+                                 'is listed there with its sha256. Refusing to load it.')
+    expected = hash_in_name(path)
+    if expected is not None and not manifest[rel].startswith(expected):
+        raise HashMismatchError(f'{path}: its name says sha256 {expected}..., but the file hashes to '
+                                f'{manifest[rel][:len(expected)]}...; the file is corrupt or was changed after '
+                                'publishing. Refusing to load it.')
+    return str(path.resolve())
+
+
+def release_entry(root: PathLike) -> tuple[dict[str, Any], Path, str, Path]:
+    """Read and check a release folder: ``(metafile entry, config, weights, timm folder)``.
+
+    The metafile lists exactly one model; its ``Config`` and ``Weights``, the metafile itself and
+    the timm folder's ``config.json`` / ``model.safetensors`` lie inside ``root`` and are covered
+    by ``manifest.json``, whose hashes all match (each file is hashed once). ``Weights`` may
+    instead be a URL whose name carries its hash (checked when it is downloaded).
+
+    Raises:
+        UnsafeReleaseError: Not one model, a path leaving the folder, or a file the manifest misses.
+        HashMismatchError: A file differs from the manifest or from the hash in its name.
+        FileNotFoundError: A file the release names is missing.
+    """
+    root = Path(root)
+    metafile = confined_path(root, METAFILE, 'metafile')
+    models = read_metafile(metafile).get('Models')
+    if not isinstance(models, list) or len(models) != 1 or not isinstance(models[0], dict):
+        count = len(models) if isinstance(models, list) else 'no list of'
+        raise UnsafeReleaseError(f'{metafile}: Models lists {count} models; a release has exactly one')
+    entry = models[0]
+    config = confined_path(root, entry.get('Config'), 'Config')
+    timm_files = [confined_path(root, f'{TIMM_FOLDER}/{f}', 'timm file') for f in TIMM_FILES]
+    manifest = verify_manifest(root, [metafile, config, *timm_files])
+    weights = _weights(root, entry.get('Weights'), manifest)
+    return entry, config, weights, root / TIMM_FOLDER
 
 
 def make_ordinary(path: PathLike) -> Path:
