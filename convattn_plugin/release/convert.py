@@ -39,6 +39,7 @@ import torch
 import torch.nn as nn
 
 from ..checkpoint import load_weights
+from ..mm.config_schema import CUSTOM_IMPORTS, read_config, write_config
 from .checkpoint_io import extract_state_dict, read_checkpoint, sanitize_meta, save_mm_checkpoint
 from .hf_config import fix_model_args, hf_model_args, hf_model_config, release_pretrained_cfg, timm_config_args
 from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, spec_from_mm_model, spec_from_timm,
@@ -46,7 +47,7 @@ from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, 
 from .keys import load_state_dict_strict
 from .model_pair import ATOL, ModelPair
 from .preprocessing import mm_preprocessing, timm_data_config
-from .release_files import CUSTOM_IMPORTS, make_ordinary, read_config, write_config
+from .release_files import make_ordinary
 from .staging import check_out_dir, check_release_name, staged_folder
 
 __all__ = [
@@ -62,7 +63,7 @@ def build_mm_model(config: Any, cfg_options: Optional[Mapping[str, Any]] = None)
 
     ``mmpretrain.get_model`` does the building, so ``_config`` and ``_dataset_meta`` are set
     as for any mmpretrain model (the inferencer needs them). A ``.json`` file is read as a
-    release config (:func:`.release_files.read_config`: data only); a ``.py`` file is the
+    release config (:func:`convattn_plugin.mm.config_schema.read_config`: data only); a ``.py`` file is the
     user's own config and is executed by mmengine as usual.
     """
     import mmpretrain
@@ -241,7 +242,7 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
 def write_mm_files(pair: ModelPair, out_dir: PathLike, stem: str, date: Optional[str] = None) -> tuple[Path, Path]:
     """Write the mmpretrain config ``<stem>.json`` and checkpoint ``<stem>_<date>-<sha8>.pth``.
 
-    The config is JSON data (:func:`.release_files.write_config`): loading it runs no code,
+    The config is JSON data (:func:`convattn_plugin.mm.config_schema.write_config`): loading it runs no code,
     and mmengine's ``Config.fromfile`` and mmpretrain's tools read it too. The checkpoint holds
     only ``state_dict`` and ``meta`` (plain Python values), so it loads with
     ``torch.load(weights_only=True)`` and no allow-list.
