@@ -209,3 +209,22 @@ def test_layer_table_is_what_the_command_prints():
     assert not missing and not stale, (
         'docs/layers.md "The kinds" differs from `python -m convattn_plugin.layers --markdown`; paste its output.\n'
         f'missing: {missing}\nnot printed: {stale}')
+
+
+def _command_blocks(text: str) -> list[str]:
+    """The bodies of the ```bash blocks of ``text`` (commands the pages tell you to run)."""
+    return re.findall(r'^```bash\n(.*?)^```', text, flags=re.S | re.M)
+
+
+@pytest.mark.parametrize('page', PAGES, ids=_rel)
+def test_commands_name_files_that_exist(page):
+    """Every ``tools/...`` script and ``configs/...`` file a command names is in the repository."""
+    named = {m for block in _command_blocks(page.read_text())
+             for m in re.findall(r'(?<![\w/.-])((?:tools|configs)/[\w./-]+\.(?:py|sh))', block)}
+    missing = sorted(p for p in named if not (REPO / p).is_file())
+    assert not missing, f'{_rel(page)}: commands name files that do not exist: {missing}'
+
+
+def test_command_blocks_are_found():
+    assert _command_blocks('a\n```bash\npython tools/x.py\n```\n```python\ny\n```\n') == ['python tools/x.py\n']
+    assert any('tools/digits_compare.py' in b for b in _command_blocks(README.read_text()))
