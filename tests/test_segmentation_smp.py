@@ -15,7 +15,7 @@ from convattn_plugin.models import attention_types, load_backbone_weights
 
 smp = pytest.importorskip(
     'segmentation_models_pytorch',
-    reason='segmentation-models-pytorch is not installed: pip install "convattn_plugin[seg]"')
+    reason='segmentation-models-pytorch is not installed: pip install "convattn_plugin[dense]"')
 
 pytestmark = [
     pytest.mark.usefixtures('one_thread'),
