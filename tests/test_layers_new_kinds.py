@@ -345,3 +345,27 @@ def test_sk_options_are_checked(kwargs, match):
         create_attn('sk', 64, **kwargs)
     with pytest.raises(ValueError, match=r'SelectiveKernel: split_input needs channels \(9\) divisible by the number'):
         create_attn('sk', 9, split_input=True)
+
+
+# ---- GAM (no authors' code: a reference from the paper) --------------------------------------
+
+GAM_KEYS = {'fc1.weight': 'channel_attention.0.weight', 'fc1.bias': 'channel_attention.0.bias',
+            'fc2.weight': 'channel_attention.2.weight', 'fc2.bias': 'channel_attention.2.bias',
+            'conv1.weight': 'spatial_attention.0.weight', **_bn_keys('bn1', 'spatial_attention.1'),
+            'conv2.weight': 'spatial_attention.3.weight', **_bn_keys('bn2', 'spatial_attention.4')}
+
+
+@pytest.mark.parametrize('channels,groups', [(64, 1), (256, 4), (256, 1)])
+def test_gam_matches_the_paper(channels, groups):
+    assert create_attn('gam', channels).groups == max(1, channels // 64)
+    _check('gam', channels, lambda m: ref.GAMFromPaper(channels, 4, groups), GAM_KEYS, groups=groups)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(groups=3), r'groups \(3\) must divide both channels \(64\) and the reduced width \(16\)'),
+    (dict(groups=32), r'groups \(32\) must divide both channels \(64\) and the reduced width \(16\)'),
+    (dict(kernel_size=4), r'kernel_size must be a positive odd int \(at most 63\), got 4'),
+])
+def test_gam_options_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match='GlobalAttentionMechanism: ' + match):
+        create_attn('gam', 64, **kwargs)

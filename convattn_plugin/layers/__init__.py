@@ -30,3 +30,4 @@ from .ema import EfficientMultiScaleAttention
 from .fca import FrequencyChannelAttention
 from .psa import PolarizedSelfAttention
 from .sk import SelectiveKernel
+from .gam import GlobalAttentionMechanism

@@ -419,3 +419,31 @@ class SKUnitCaffe(nn.Module):
         w0 = w[:, 0].reshape(x.shape[0], self.channels, 1, 1)
         w1 = w[:, 1].reshape(x.shape[0], self.channels, 1, 1)
         return b0 * w0 + w1 * b1
+
+
+# * GAM (Liu et al., arXiv:2112.05561): no code from the authors; written from the paper's Eq. 1-2
+#   and Fig. 2-3, in the layout of the unofficial code that circulates (``channel_attention`` =
+#   Linear, ReLU, Linear applied after permuting to (N, H, W, C); ``spatial_attention`` = 7x7 conv,
+#   BN, ReLU, 7x7 conv, BN), with the paper's sigmoid on the channel map (the unofficial code
+#   omits it) and, for groups > 1, the paper's group convolution with a channel shuffle.
+class GAMFromPaper(nn.Module):
+    def __init__(self, channels: int, rate: int = 4, groups: int = 1) -> None:
+        super().__init__()
+        rd = channels // rate
+        self.groups = groups
+        self.channel_attention = nn.Sequential(nn.Linear(channels, rd), nn.ReLU(inplace=True), nn.Linear(rd, channels))
+        self.spatial_attention = nn.Sequential(
+            nn.Conv2d(channels, rd, 7, padding=3, groups=groups, bias=False), nn.BatchNorm2d(rd), nn.ReLU(inplace=True),
+            nn.Conv2d(rd, channels, 7, padding=3, groups=groups, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        permuted = x.permute(0, 2, 3, 1).reshape(b, -1, c)                        # 3-D permutation
+        channel_map = self.channel_attention(permuted).reshape(b, h, w, c).permute(0, 3, 1, 2)
+        x = x * torch.sigmoid(channel_map)
+        s = self.spatial_attention[2](self.spatial_attention[1](self.spatial_attention[0](x)))
+        if self.groups > 1:
+            rd = s.shape[1]
+            s = s.reshape(b, self.groups, rd // self.groups, h, w).permute(0, 2, 1, 3, 4).reshape(b, rd, h, w)
+        s = self.spatial_attention[4](self.spatial_attention[3](s))
+        return x * torch.sigmoid(s)
