@@ -369,3 +369,37 @@ def test_gam_matches_the_paper(channels, groups):
 def test_gam_options_are_checked(kwargs, match):
     with pytest.raises(ValueError, match='GlobalAttentionMechanism: ' + match):
         create_attn('gam', 64, **kwargs)
+
+
+# ---- non-default options under FX, TorchScript and export -----------------------------------
+# (the registry-parametrized tests in test_layers_tracing.py build each kind with its defaults)
+
+OPTION_CASES = [
+    ('scse', dict(combine='add')), ('sge', dict(groups=4)), ('shuffle', dict(groups=2)), ('shuffle', {}),
+    ('ema', dict(groups=2)), ('fca', dict(dct_size=14, freq_sel='low')), ('psa', dict(form='parallel')),
+    ('psa', dict(variant='paper')), ('psa', dict(form='parallel', variant='paper')),
+    ('sk', dict(split_input=True, groups=1)), ('sk', dict(dilations=(1, 2, 3))), ('gam', dict(groups=1)),
+]
+
+
+@pytest.mark.filterwarnings('ignore:`torch.jit.script` is deprecated:FutureWarning')
+@pytest.mark.parametrize('kind,options', OPTION_CASES, ids=lambda v: str(v) if isinstance(v, dict) else v)
+def test_options_trace_script_and_export(kind, options):
+    import copy
+    import warnings
+    from torch.export import Dim, export
+
+    channels = 15 if (kind, options) == ('shuffle', {}) else 16   # odd C: the unequal-halves shuffle
+    torch.manual_seed(0)
+    module = _randomise(create_attn(kind, channels, **options)).eval()
+    x = torch.randn(2, channels, 9, 7)
+    with torch.no_grad():
+        expected = module(x)
+        torch.testing.assert_close(torch.fx.symbolic_trace(copy.deepcopy(module))(x), expected, **TOL)
+        torch.testing.assert_close(torch.jit.script(copy.deepcopy(module))(x), expected, **TOL)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            dims = {2: Dim('height', min=2, max=64), 3: Dim('width', min=2, max=64)}
+            exported = export(copy.deepcopy(module), (x,), dynamic_shapes={'x': dims}).module()
+        y = torch.randn(2, channels, 12, 5)
+        torch.testing.assert_close(exported(y), module(y), **TOL)

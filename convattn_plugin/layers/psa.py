@@ -20,10 +20,10 @@ follows the code, ``variant='paper'`` the equations:
   form instead softmaxes the product over the positions, its sequential form softmaxes the
   value over the positions, and both then apply the sigmoid.
 
-``form='sequential'`` is the default: it is what the authors' released network uses (``PSA_s``,
-in every residual block of their HRNet). Layer names are the authors' (``conv_q_right``,
-``conv_v_right``, ``conv_up``, ``conv_q_left``, ``conv_v_left``); widths ``C // 2`` and
-``C // 8`` as theirs, at least 1. Every softmax runs in fp32 under autocast.
+``form='sequential'`` is the default: it is what the authors' released network uses (``PSA_s``
+in every BasicBlock of their HRNet, after the first 3x3 conv, BN and ReLU). Layer names are
+the authors' (``conv_q_right``, ``conv_v_right``, ``conv_up``, ``conv_q_left``, ``conv_v_left``);
+widths ``C // 2`` and ``C // 8`` as theirs, at least 1. Every softmax runs in fp32 under autocast.
 """
 
 import math

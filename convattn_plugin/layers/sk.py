@@ -16,7 +16,7 @@ the other kinds go. Options cover the second reference, timm's ``SelectiveKernel
 are named as timm's (``paths.{i}.conv`` / ``.bn``, ``attn.fc_reduce`` / ``.bn`` / ``.fc_select``),
 ``split_input=True`` is timm's split of the input channels across the branches (the paper gives
 every branch the whole input: default ``False``), and ``rd_channels`` sets timm's width. ``groups=None`` is the paper's 32 where it divides ``C``, else the largest
-count below 32 that does (1 is the branch width of timm's ``skresnet18/34``).
+count below 32 that does (timm's ``skresnet18/34`` use ``groups=1``).
 """
 
 from typing import Optional, Sequence, Type
