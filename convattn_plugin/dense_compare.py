@@ -114,7 +114,9 @@ def _collate(batch):
 def evaluate_detector(model: nn.Module, dataset: Dataset) -> dict[str, float]:
     """Box mAP on ``dataset``: COCO's ``map`` (IoU 0.5:0.95) and ``map_50``."""
     model.eval()
-    metric = MeanAveragePrecision(iou_type='bbox', backend='faster_coco_eval')  # pycocotools would break mmpretrain (see STACK)
+    # faster-coco-eval, not pycocotools: pycocotools makes mmpretrain 1.2 import its multimodal
+    # models, which fail on transformers 5 (see pyproject's dense extra).
+    metric = MeanAveragePrecision(iou_type='bbox', backend='faster_coco_eval')
     for images, targets in DataLoader(dataset, batch_size=4, collate_fn=_collate):
         metric.update(model(list(images)), list(targets))
     result = metric.compute()
@@ -174,7 +176,7 @@ def run_detection(root: Union[str, os.PathLike], backbone_name: str, steps: int,
     losses = train(model, _detection_loss, loader, steps, warmup=warmup, log=log)
     seconds = time.perf_counter() - start
     tenth = max(1, steps // 10)
-    return {'task': 'detection', 'backbone': backbone_name, 'seed': seed, 'steps': steps,
+    return {'task': 'detection', 'backbone': backbone_name, 'seed': seed, 'steps': steps, 'scale': scale,
             'params_m': round(_parameters(model), 2), 'train_s': round(seconds, 1),
             **evaluate_detector(model, test_set),
             'loss_first': sum(losses[:tenth]) / tenth, 'loss_last': sum(losses[-tenth:]) / tenth,
