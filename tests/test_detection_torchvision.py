@@ -169,9 +169,8 @@ def test_plain_weights_loaded_with_only_attention_fresh(plain18, tmp_path):
     torch.save(plain18, path)
     backbone = resnet_fpn_backbone('resnet18_cbam', weights=path)
     report = backbone.load_report
-    attention_keys = [k for k in report.attention_keys]
-    assert attention_keys and report.missing_keys == attention_keys
-    assert all(k.split('.')[2] == 'se' for k in attention_keys)  # layer{i}.{j}.se.*
+    assert report.attention_keys and report.missing_keys == report.attention_keys
+    assert all(k.split('.')[2] == 'se' for k in report.attention_keys)  # layer{i}.{j}.se.*
     assert not report.unexpected_keys and not report.mismatched_keys
     assert torch.equal(backbone.body.layer3[1].conv2.weight, plain18['layer3.1.conv2.weight'])
     assert torch.equal(backbone.body.layer2[0].downsample[1].running_var, plain18['layer2.0.downsample.1.running_var'])

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--tasks', nargs='+', choices=['detection', 'segmentation'], default=['detection', 'segmentation'])
     parser.add_argument('--det-steps', type=int, default=300, help='detector training batches (default 300)')
     parser.add_argument('--seg-steps', type=int, default=300, help='segmenter training batches (default 300)')
+    parser.add_argument('--det-scale', type=float, default=0.5,
+                        help='resize factor of the aerial images before tiling (default 0.5)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0], help='seeds (default 0)')
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch\'s)')
     parser.add_argument('--out', type=Path, default=None, help='also write the rows to this JSON file')
@@ -61,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.backbones:
                 print(f'== {task} {name} seed {seed}', flush=True)
                 log = lambda line: print(f'   {line}', flush=True)  # noqa: E731
-                row = (run_detection(args.data, name, args.det_steps, seed=seed, log=log) if task == 'detection'
-                       else run_segmentation(args.data, name, args.seg_steps, seed=seed, log=log))
+                row = (run_detection(args.data, name, args.det_steps, seed=seed, scale=args.det_scale, log=log)
+                       if task == 'detection' else run_segmentation(args.data, name, args.seg_steps, seed=seed, log=log))
                 row['threads'] = torch.get_num_threads()
                 print(json.dumps(row), flush=True)
                 rows.append(row)
