@@ -19,6 +19,7 @@ from typing import Optional, Union
 import timm
 
 from ..checkpoint import load_weights
+from ..mm.hub import configs_root
 from ..models.published_weights import PublishedWeights, check_converted, get_published, unwrap_checkpoint
 from ..models.published_weights.timm_cfgs import add_bn_counters, published_cfg
 from .convert import build_mm_model, check_same_logits, pair_from_mm_model
@@ -43,8 +44,6 @@ def config_name(entry: PublishedWeights) -> str:
 
 def config_path(entry: PublishedWeights) -> Path:
     """``configs/published/<config_name>.py`` of the checkout or the installed package."""
-    from ..mm.hub import configs_root
-
     root = configs_root()
     if root is None:
         raise FileNotFoundError('no configs/ folder found (set CONVATTN_CONFIGS to the project\'s configs/)')
