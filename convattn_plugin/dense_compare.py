@@ -4,7 +4,8 @@ The two routes that need no OpenMMLab, on the real images of :mod:`.packaged_dat
 
 * detection: torchvision's ``FasterRCNN`` on :func:`~convattn_plugin.detection.resnet_fpn_backbone`,
   trained on tiles of one deepforest image and tested on tiles of another; box mAP by
-  torchmetrics' ``MeanAveragePrecision`` (COCO protocol, faster-coco-eval backend: with pycocotools installed, mmpretrain imports its BLIP models, which fail on transformers 5);
+  torchmetrics' ``MeanAveragePrecision`` (COCO protocol, on the faster-coco-eval backend:
+  with pycocotools installed, mmpretrain imports its BLIP models, which fail on transformers 5);
 * segmentation: segmentation_models_pytorch's ``Unet`` with the backbone as its ``tu-`` encoder,
   trained on random crops of the left part of stardist's nuclei image and tested on fixed
   tiles of the right part; mIoU (background, nucleus) by ``smp.metrics``.

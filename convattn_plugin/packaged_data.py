@@ -46,14 +46,15 @@ __all__ = [
 
 DOWNLOAD_COMMAND = 'pip download --no-deps deepforest==2.1.0 stardist==0.9.2 -d DIR'
 _DF = 'deepforest/data/'
+_YELL1, _YELL2 = _DF + '2019_YELL_2_528000_4978000_image_crop2', _DF + '2019_YELL_2_541000_4977000_image_crop'
 TREE_IMAGES = ('2019_YELL_2_528000_4978000_image_crop2', '2019_YELL_2_541000_4977000_image_crop', 'OSBS_029')
 NUCLEI = ('stardist/data/images/img2d.tif', 'stardist/data/images/mask2d.tif')
 # sha256 of every file read here, as shipped in deepforest 2.1.0 and stardist 0.9.2.
 PACKAGED_FILES = {
-    _DF + '2019_YELL_2_528000_4978000_image_crop2.png': 'a9bdb0f4447fdd899d22f567e0e20ba8320c5413b2ad0cd0ac8d9f3b6e0f9767',
-    _DF + '2019_YELL_2_528000_4978000_image_crop2.xml': 'bd431af6a5086d721eb731b22f5ea28cd8a8eab06883efc1c665391acbc68e11',
-    _DF + '2019_YELL_2_541000_4977000_image_crop.png': '178e58a23cc2642226a364a30f71bd9258ddc1b012c826f12250914a90c7a131',
-    _DF + '2019_YELL_2_541000_4977000_image_crop.xml': 'cefe4b96888bacbf8af1674f000082e549aa707aa6590d545effb23e43f26631',
+    _YELL1 + '.png': 'a9bdb0f4447fdd899d22f567e0e20ba8320c5413b2ad0cd0ac8d9f3b6e0f9767',
+    _YELL1 + '.xml': 'bd431af6a5086d721eb731b22f5ea28cd8a8eab06883efc1c665391acbc68e11',
+    _YELL2 + '.png': '178e58a23cc2642226a364a30f71bd9258ddc1b012c826f12250914a90c7a131',
+    _YELL2 + '.xml': 'cefe4b96888bacbf8af1674f000082e549aa707aa6590d545effb23e43f26631',
     _DF + 'OSBS_029.png': 'd9477c6a00e4902c7bee487d4c5582c3b8b9a2f77f3908a29628b816b291e6ee',
     _DF + 'OSBS_029.xml': '1f68c4011d7b351c29ca755072e77f3d16e6fd1f995bd05a9dd4eb952b55373c',
     NUCLEI[0]: 'f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750',

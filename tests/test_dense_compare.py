@@ -17,7 +17,8 @@ from convattn_plugin.packaged_data import NucleiTiles, TreeTiles
 
 dense_compare = pytest.importorskip(
     'convattn_plugin.dense_compare', exc_type=ImportError,
-    reason='segmentation-models-pytorch, torchmetrics or pycocotools is missing: pip install "convattn_plugin[dense]"')
+    reason='segmentation-models-pytorch, torchmetrics or faster-coco-eval is missing: '
+           'pip install "convattn_plugin[dense]"')
 
 DATA = Path(__file__).parent / 'data' / 'packaged'
 OSBS = dict(images={'train': ['OSBS_029'], 'test': ['OSBS_029']},

@@ -25,12 +25,12 @@ from convattn_plugin.dense_compare import run_detection, run_segmentation
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ['| task | backbone | seed | steps | params (M) | train s | mAP | mAP@0.5 | mIoU | nucleus IoU | loss first -> last |',
-             '|---|---|---|---|---|---|---|---|---|---|---|']
+    lines = ['| task | backbone | seed | steps | params (M) | train s | mAP | mAP@0.5 | mIoU | nucleus IoU '
+             '| loss first -> last |', '|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         f = lambda k: f'{r[k]:.3f}' if k in r else '-'  # noqa: E731
-        lines.append(f"| {r['task']} | {r['backbone']} | {r['seed']} | {r['steps']} | {r['params_m']} | {r['train_s']} | "
-                     f"{f('map')} | {f('map_50')} | {f('miou')} | {f('iou_nucleus')} | "
+        lines.append(f"| {r['task']} | {r['backbone']} | {r['seed']} | {r['steps']} | {r['params_m']} | "
+                     f"{r['train_s']} | {f('map')} | {f('map_50')} | {f('miou')} | {f('iou_nucleus')} | "
                      f"{r['loss_first']:.3f} -> {r['loss_last']:.3f} |")
     return '\n'.join(lines)
 
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('data', type=Path, help='folder with the deepforest 2.1.0 and stardist 0.9.2 wheels')
     parser.add_argument('--backbones', nargs='+', default=['resnet18', 'resnet18_cbam'],
                         help='timm ResNet names (default: resnet18 resnet18_cbam)')
-    parser.add_argument('--tasks', nargs='+', choices=['detection', 'segmentation'], default=['detection', 'segmentation'])
+    parser.add_argument('--tasks', nargs='+', choices=['detection', 'segmentation'],
+                        default=['detection', 'segmentation'])
     parser.add_argument('--det-steps', type=int, default=300, help='detector training batches (default 300)')
     parser.add_argument('--seg-steps', type=int, default=300, help='segmenter training batches (default 300)')
     parser.add_argument('--det-scale', type=float, default=0.5,
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f'== {task} {name} seed {seed}', flush=True)
                 log = lambda line: print(f'   {line}', flush=True)  # noqa: E731
                 row = (run_detection(args.data, name, args.det_steps, seed=seed, scale=args.det_scale, log=log)
-                       if task == 'detection' else run_segmentation(args.data, name, args.seg_steps, seed=seed, log=log))
+                       if task == 'detection'
+                       else run_segmentation(args.data, name, args.seg_steps, seed=seed, log=log))
                 row['threads'] = torch.get_num_threads()
                 print(json.dumps(row), flush=True)
                 rows.append(row)
