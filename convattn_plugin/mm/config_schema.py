@@ -141,6 +141,8 @@ _IMAGE_BACKEND = _choice('cv2', 'pillow')
 _TIMM_KWARGS = {
     'attn_position': _name, 'in_chans': _integer(1, 64), 'channels': _list_of(_integer(1, 1 << 16), 1, 8),
     'drop_rate': _number, 'drop_path_rate': _number, 'mlp_ratio': _number,
+    # One kind's options per stage (ECA's authors' kernel sizes): null or plain values only.
+    'attn_stage_kwargs': _list_of(_optional(_kind_options), 1, 5),
 }
 
 
