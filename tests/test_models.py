@@ -1,6 +1,7 @@
 """The ``{backbone}_{kind}`` timm models: registry, timm's machinery, placement, bad input.
 
-Every registered name gets the cheap checks at 64 px. ``torch.compile`` and ONNX are in
+Every kind gets the cheap checks at 64 px on ResNet-18/34/50, VGG-11 and VGG-16-BN and on one
+of the other backbones in turn (every registered name under ``-m exhaustive``). ``torch.compile`` and ONNX are in
 ``test_timm_compile_onnx.py``; timm's own model checks in ``test_timm_native.py``.
 """
 from __future__ import annotations
@@ -22,6 +23,17 @@ from convattn_plugin.models.attn_resnet import PAPER_PLACEMENT, RESNET_FAMILY
 
 ALL_MODELS = list_attn_models()
 IMG, BATCH, NUM_CLASSES = 64, 2, 3
+# Every kind on these in the default run (BasicBlock, Bottleneck, VGG with and without BN) ...
+EVERY_KIND_ON = ('resnet18', 'resnet34', 'resnet50', 'vgg11', 'vgg16_bn')
+# ... and the deeper / other VGG backbones (the same widths, so the same attention code paths)
+# rotated over the kinds: each kind gets one, each backbone several; all of them under -m exhaustive.
+_ROTATED = [a for a in (*RESNET_ARCHS, *VGG_ARCHS) if a not in EVERY_KIND_ON]
+
+
+def _model_sample() -> list:
+    default = [f'{arch}_{kind}' for kind in list_attentions() for arch in EVERY_KIND_ON]
+    default += [f'{_ROTATED[i % len(_ROTATED)]}_{kind}' for i, kind in enumerate(list_attentions())]
+    return [*default, *(pytest.param(n, marks=pytest.mark.exhaustive) for n in ALL_MODELS if n not in default)]
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -113,7 +125,7 @@ def test_entrypoint_docstring_states_default_stages():
 # ---------------------------------------------------------------------------------------------
 # Cheap checks, every name
 
-@pytest.mark.parametrize('name', ALL_MODELS)
+@pytest.mark.parametrize('name', _model_sample())
 def test_model(name):
     arch, kind = _split(name)
     info = get_attn_info(kind)
