@@ -195,6 +195,19 @@ def test_every_docs_page_is_in_the_index():
     assert not missing, f'docs/index.md does not link {missing}'
 
 
+def test_model_list_is_what_the_command_prints():
+    """docs/models.md lists every registered name (``git grep resnet18_cbam`` finds it there)."""
+    from convattn_plugin.models import list_attn_models
+    from convattn_plugin.models.__main__ import markdown_table
+
+    text = (DOCS / 'models.md').read_text()
+    assert 'printed by\n`python -m convattn_plugin.models --markdown`' in text or \
+        'printed by `python -m convattn_plugin.models --markdown`' in text
+    assert text.rstrip().endswith(markdown_table().rstrip()), (
+        'docs/models.md differs from `python -m convattn_plugin.models --markdown`; paste its output')
+    assert all(f'`{name}`' in text for name in list_attn_models())
+
+
 def test_layer_table_is_what_the_command_prints():
     """docs/layers.md says its table is printed by ``python -m convattn_plugin.layers --markdown``."""
     printed = subprocess.run([sys.executable, '-m', 'convattn_plugin.layers', '--markdown'], capture_output=True,

@@ -327,3 +327,15 @@ def test_vgg_gap_mlp_head_with_norm():
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 3)
     with pytest.raises(ValueError, match=r'head_mlp_norm=True needs hidden layers'):
         timm.create_model('vgg11_se', head_mlp=(), head_mlp_norm=True)
+
+
+def test_the_model_listing_command(capsys):
+    from convattn_plugin.models.__main__ import main
+
+    assert main(['resnet18_*']) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == sorted(n for n in ALL_MODELS if n.startswith('resnet18_')) and 'resnet18_cbam' in printed
+    assert main(['nothing_like_this*']) == 1
+    assert "no model matches 'nothing_like_this*'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(['--markdown', '*_cbam'])
