@@ -1,6 +1,6 @@
 """The OpenMMLab detection / segmentation route: mmdet 3.3.0 and mmsegmentation 1.2.2.
 
-These tests run under their own marker (``pytest -m mmdet tests/mmdet``) in their own venv:
+These tests run under their own marker (``pytest -m mmdet tests/mmdet_mmseg``) in their own venv:
 mmdet and mmseg need the full, compiled ``mmcv`` 2.1 (its ``mmcv.ops``), which PyPI has only as
 source and which is built against one torch; the main venv has ``mmcv-lite`` instead. Set that
 venv up with ``tools/install_mmdet.sh``. Where mmdet or mmseg are not importable, every test here
@@ -36,6 +36,7 @@ def _missing() -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     mine = [item for item in items if HERE in Path(str(item.fspath)).resolve().parents]
     if not mine:

@@ -37,11 +37,9 @@ def _set_num_classes(model_cfg, n: int) -> None:
         model_cfg.roi_head.bbox_head.num_classes = n
 
 
-def tiny_cfg(config: Path, kind: str, data_root: Path, work_dir: Path, iters: int = 2):
+def tiny_cfg(config: Path, kind: str, data_root: Path, work_dir: Path, data_options, iters: int = 2):
     """``config``'s model on the tiny data of the family's tiny config, for ``iters`` iterations."""
     from mmengine.config import Config
-
-    from conftest import data_options  # tests/mmdet/conftest.py
 
     cfg = Config.fromfile(str(config))
     tiny = Config.fromfile(str(TINY_DET if kind == 'det' else TINY_SEG))
@@ -73,11 +71,11 @@ def _attention_params(model, kind: str) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize('config', list(FULL), ids=lambda c: Path(c).stem)
-def test_full_config_model_trains_and_tests_through_the_runner(config, trees_root, nuclei_root, tmp_path):
+def test_full_config_model_trains_and_tests_through_the_runner(config, kit, trees_root, nuclei_root, tmp_path):
     from mmengine.runner import Runner
 
     kind, attention = FULL[config]
-    cfg = tiny_cfg(CONFIGS / config, kind, trees_root if kind == 'det' else nuclei_root, tmp_path)
+    cfg = tiny_cfg(CONFIGS / config, kind, trees_root if kind == 'det' else nuclei_root, tmp_path, kit.data_options)
     runner = Runner.from_cfg(cfg)
     before = _attention_params(runner.model, attention)
     assert before, f'{config}: no {attention} layer in the model'
@@ -93,13 +91,13 @@ def test_full_config_model_trains_and_tests_through_the_runner(config, trees_roo
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
-def test_our_backbone_options_inside_a_detector(trees_root, tmp_path):
+def test_our_backbone_options_inside_a_detector(kit, trees_root, tmp_path):
     """BasicBlock depth, per-stage attention, out_indices, frozen_stages and norm_eval in Faster R-CNN."""
     from mmengine.runner import Runner
 
     from convattn_plugin.layers import get_attn_info
 
-    cfg = tiny_cfg(TINY_DET, 'det', trees_root, tmp_path)
+    cfg = tiny_cfg(TINY_DET, 'det', trees_root, tmp_path, kit.data_options)
     cfg.model.backbone.update(depth=34, attention='eca', attn_stages=[2, 3], out_indices=(1, 2, 3),
                               frozen_stages=1, norm_eval=True)
     cfg.model.neck.update(in_channels=[128, 256, 512], num_outs=5, add_extra_convs='on_output')
