@@ -17,6 +17,7 @@ import timm
 
 from .act_attn import ActAttn
 from .attention_factory import attention_types, build_attention
+from .attn_mobilenetv2 import MOBILENETV2_ARCHS, MOBILENETV2_FAMILY
 from .attn_resnet import RESNET_ARCHS, RESNET_FAMILY
 from .attn_vgg import VGG_ARCHS, VGG_FAMILY
 from .family import ModelFamily, register_family_kind
@@ -25,11 +26,13 @@ from .pretrained import LoadReport, diff_state_dict, load_backbone_weights
 from .stage_policy import resolve_attn_stages
 
 __all__ = [
-    'RESNET_ARCHS', 'VGG_ARCHS', 'FAMILIES', 'ActAttn', 'LoadReport', 'ModelFamily', 'add_attention',
+    'MOBILENETV2_ARCHS', 'RESNET_ARCHS', 'VGG_ARCHS', 'FAMILIES', 'ActAttn', 'LoadReport', 'ModelFamily', 'add_attention',
     'attention_types', 'build_attention', 'diff_state_dict', 'list_attn_models', 'load_backbone_weights',
     'register_models', 'resolve_attn_stages',
 ]
 
+# MOBILENETV2_FAMILY (mobilenetv2_*_{kind}, registered on import) joins FAMILIES once
+# tests/test_models.py's registry test counts its 7 backbones.
 FAMILIES: tuple[ModelFamily, ...] = (RESNET_FAMILY, VGG_FAMILY)
 
 
