@@ -134,3 +134,29 @@ def test_tag_refuses_conflicting_option_and_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='houqb/CoordAttention/blob/main/mbv2_ca.pth'):
         timm.create_model('mobilenetv2_100_coord.houqb_in1k', pretrained=True,
                           pretrained_cfg_overlay=dict(file=str(tmp_path / 'missing.pth')))
+
+
+def test_authors_eca_file_gives_authors_logits(tmp_path):
+    from published_reference import save_like_authors
+    from published_reference.mobilenetv2_reference import ECA_MobileNetV2
+    torch.manual_seed(0)
+    reference = randomize_(ECA_MobileNetV2())
+    with torch.no_grad():  # randomize_ scales by the weights' std, which a 1-element kernel has none of
+        for m in reference.modules():
+            if isinstance(m, torch.nn.Conv1d):
+                m.weight.normal_(0, 1)
+    path = save_like_authors(reference, tmp_path / 'eca_mobilenetv2_k13.pth.tar')
+    ours = timm.create_model('mobilenetv2_100_eca.bangguwu_in1k', pretrained=True,
+                             pretrained_cfg_overlay=dict(file=str(path))).eval()
+    assert [ours.blocks[s][0].get_submodule(('bn2' if s == 0 else 'bn3') + '.act.attn').conv.kernel_size[0]
+            for s in range(7)] == [1, 1, 1, 1, 3, 3, 3]
+    x = torch.randn(2, 3, IMG, IMG, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = reference(x), ours(x)
+    assert expected.abs().max() > 1e-3
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    # The CA authors' file is another architecture for this tag: refused with its keys.
+    _, ca_path = _authors_file(tmp_path)
+    with pytest.raises(PublishedWeightsMismatchError, match='blocks.1.0.bn3.act.attn.conv.weight'):
+        timm.create_model('mobilenetv2_100_eca.bangguwu_in1k', pretrained=True,
+                          pretrained_cfg_overlay=dict(file=str(ca_path)))

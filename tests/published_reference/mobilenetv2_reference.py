@@ -74,3 +74,47 @@ class MBV2_CA(nn.Module):  # noqa: N801 (the authors' class name)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.adaptive_avg_pool2d(self.conv(self.features(x)), 1)
         return self.classifier(x.flatten(1))
+
+
+class EcaLayer(nn.Module):
+    """BangguWu/ECANet ``eca_layer``: avg pool, Conv1d(1, 1, k, no bias) across channels, sigmoid."""
+
+    def __init__(self, k_size: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, k_size, padding=(k_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(F.adaptive_avg_pool2d(x, 1).squeeze(-1).transpose(-1, -2)).transpose(-1, -2).unsqueeze(-1)
+        return x * y.sigmoid()
+
+
+class EcaInvertedResidual(nn.Module):
+    def __init__(self, inp: int, oup: int, stride: int, t: int, k: int) -> None:
+        super().__init__()
+        hidden = int(round(inp * t))
+        self.use_res_connect = stride == 1 and inp == oup
+        layers = [] if t == 1 else [nn.Sequential(*_conv_bn(inp, hidden, 1, 1))]
+        layers += [nn.Sequential(*_conv_bn(hidden, hidden, 3, stride, hidden)),
+                   nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup), EcaLayer(k)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class ECA_MobileNetV2(nn.Module):  # noqa: N801 (the authors' class name)
+    """``eca_mobilenetv2.py``: k = 1 below 96 channels, else 3; classifier Dropout(0.25), Linear."""
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        features, inp = [nn.Sequential(*_conv_bn(3, 32, 3, 2))], 32
+        for t, c, n, s in SETTINGS:
+            for i in range(n):
+                features.append(EcaInvertedResidual(inp, c, s if i == 0 else 1, t, 1 if c < 96 else 3))
+                inp = c
+        features.append(nn.Sequential(*_conv_bn(inp, 1280, 1, 1)))
+        self.features = nn.Sequential(*features)
+        self.classifier = nn.Sequential(nn.Dropout(0.25), nn.Linear(1280, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).mean(-1).mean(-1))

@@ -11,7 +11,7 @@ The tag builds the authors' architecture (its model arguments are fixed); the fi
 with ``weights_only=True`` and converted by the tag's ``pretrained_filter_fn``.
 """
 from . import bangguwu, jongchan, landskape, timm_se, zjjconan  # noqa: F401  (fill the registry)
-from . import houqb_mbv2  # noqa: F401  (MobileNetV2 tags)
+from . import bangguwu_mbv2, houqb_mbv2  # noqa: F401  (MobileNetV2 tags)
 from .key_rules import unwrap_checkpoint
 from .registry import PUBLISHED, PublishedWeights, get_published, list_published, register_published
 from .timm_cfgs import (PublishedWeightsMismatchError, check_converted, published_cfg, published_cfgs,
