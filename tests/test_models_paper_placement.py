@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import timm
+import torch
 
 import convattn_plugin  # noqa: F401  (registers the models)
 from convattn_plugin.analysis.model_table import _stages
@@ -67,3 +68,36 @@ def test_every_description_of_the_default_agrees(kind):
     where = describe_placement(kind)
     assert f'ResNet: {where};' in get_attn_info(kind).default_placement
     assert _stages('resnet', kind) == where
+
+
+def test_sk_replaces_each_bottleneck_conv2_with_its_stride():
+    model = timm.create_model('resnet50_sk', attn_position='conv2', device='meta')
+    units = [model.get_submodule(f'{n}.0.conv2') for n in LAYERS]
+    assert all(type(u) is get_attn_info('sk').cls for u in units)
+    assert [u.stride for u in units] == [1, 2, 2, 2] and [u.channels for u in units] == [64, 128, 256, 512]
+    assert isinstance(model.layer2[0].bn2, torch.nn.Identity) and isinstance(model.layer2[0].act2, torch.nn.Identity)
+    out = timm.create_model('resnet50_sk', attn_position='conv2', features_only=True)(torch.randn(1, 3, 64, 64))
+    assert [f.shape[-1] for f in out] == [32, 16, 8, 4, 2]
+
+
+def test_sk_conv2_is_refused_on_basic_blocks():
+    with pytest.raises(ValueError, match="attn_position='conv2' replaces a bottleneck's 3x3 conv"):
+        timm.create_model('resnet18_sk', attn_position='conv2', device='meta')
+    with pytest.raises(ValueError, match='stride is not an attention option'):
+        timm.create_model('resnet50_sk', attn_kwargs=dict(stride=2), device='meta')
+
+
+@pytest.mark.parametrize('name, width', [('resnet18_psa', 64), ('resnet50_psa', 64)])
+def test_psa_goes_after_act1(name, width):
+    model = timm.create_model(name, attn_position='after_act1', device='meta')
+    assert _attention_names(model)[0] == 'layer1.0.act1.attn'
+    assert model.layer1[0].act1.attn.channels == width and all(b.se is None for b in model.layer1)
+
+
+def test_fca_gets_the_authors_dct_size_per_stage_and_attn_kwargs_override():
+    model = timm.create_model('resnet50_fca', device='meta')
+    assert [model.get_submodule(f'{n}.0.se').dct_size for n in LAYERS] == [56, 28, 14, 7]
+    model = timm.create_model('resnet50_fca', attn_kwargs=dict(dct_size=7), device='meta')
+    assert [model.get_submodule(f'{n}.0.se').dct_size for n in LAYERS] == [7, 7, 7, 7]
+    block = timm.create_model('resnet50_fca', attn_position='block', device='meta').layer1[0].se
+    assert block.dct_size == 7  # the per-stage sizes come with the paper's placement only

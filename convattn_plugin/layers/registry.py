@@ -54,6 +54,7 @@ _PAPER_PLACEMENT_TEXT = {
     'gc': 'ResNet: every block of layer2-4; VGG: every stage',
     'nonlocal': 'ResNet: after layer3; VGG: last stage',
     'dualattn': 'ResNet: after layer4; VGG: last stage',
+    'fca': 'ResNet: every block of layer1-4; DCT size 56, 28, 14, 7 by stage; VGG: every stage',
 }
 
 

@@ -4,7 +4,11 @@ The model is timm's own :class:`~timm.models.resnet.ResNet`. By default each kin
 its paper (or its authors' ImageNet code) puts it in a ResNet (``attn_position='paper'``,
 :data:`PAPER_PLACEMENT`): ``bam`` once on the outputs of layer1..layer3, ``simam`` in every
 block after conv2 and before bn2, ``gc`` in the blocks of layer2..layer4, ``nonlocal`` once
-after layer3, ``dualattn`` once after layer4. Every other kind goes in every block's ``se``
+after layer3, ``dualattn`` once after layer4. ``attn_position='conv2'`` puts ``sk`` in place of
+every bottleneck's 3x3 conv (with its BN and ReLU; ``layer{i}.{j}.conv2.*``, SKNet's placement)
+and ``'after_act1'`` puts ``psa`` after every block's ``act1`` (``layer{i}.{j}.act1.attn.*``, the
+PSA authors' placement in their HRNet BasicBlocks). ``fca`` gets the authors' DCT size per stage (56, 28, 14, 7:
+their ImageNet maps at 224 px, :data:`PAPER_STAGE_OPTIONS`). Every other kind goes in every block's ``se``
 slot, where timm's ``attn_layer`` goes: after the last BN of the residual branch and before
 the addition (the placement of SE and CBAM, Woo et al., arXiv:1807.06521), of every stage,
 or of layer4 only for ``selfattn`` (quadratic cost). Plain ResNet keys are unchanged and
@@ -33,12 +37,13 @@ import torch.nn.functional as F
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from ..layers import list_attentions
+from .act_attn import ActAttn
 from .attention_factory import build_attention, check_attn_kwargs
 from .family import ModelFamily, register_family_kind
 from .stage_policy import resolve_attn_stages
 
 __all__ = [
-    'ATTN_POSITIONS', 'PAPER_OPTIONS', 'PAPER_PLACEMENT', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d',
+    'ATTN_POSITIONS', 'PAPER_OPTIONS', 'PAPER_PLACEMENT', 'PAPER_STAGE_OPTIONS', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d',
     'describe_placement', 'register_resnet_kind',
 ]
 
@@ -53,10 +58,14 @@ RESNET_ARCHS: dict[str, dict[str, Any]] = {
 NUM_STAGES = 4
 # Where attention goes in a chosen stage: every block's ``se`` slot (after the last BN);
 # once on the stage's output (``layer{i}.attn``, BAM's paper placement between stages);
-# every block after ``conv2``, before ``bn2`` (SimAM authors' ImageNet ResNets).
+# every block after ``conv2``, before ``bn2`` (SimAM authors' ImageNet ResNets); in place of
+# every bottleneck's ``conv2`` + ``bn2`` + ``act2`` (SKNet: the unit has the conv's stride and
+# its own BN and ReLU per branch); after every block's ``act1`` (PSA in the authors' HRNet
+# BasicBlocks: after the first 3x3 conv + BN + ReLU; in a Bottleneck that is after the 1x1
+# reduction + BN + ReLU, on ``width`` channels, before the 3x3 conv).
 # 'paper' (the default): each kind where its paper (or the authors' ImageNet code) puts it in
 # a ResNet, from PAPER_PLACEMENT; kinds not listed there go in every block ('block').
-ATTN_POSITIONS = ('block', 'stage_end', 'before_bn2', 'paper')
+ATTN_POSITIONS = ('block', 'stage_end', 'before_bn2', 'conv2', 'after_act1', 'paper')
 PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
     'bam': ('stage_end', (0, 1, 2)),     # between stages: on the outputs of layer1..layer3
     'simam': ('before_bn2', None),       # the authors' ResNets: after conv2, before bn2
@@ -64,11 +73,28 @@ PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
     'nonlocal': ('stage_end', (2,)),     # one non-local block in res4 (layer3)
     'dualattn': ('stage_end', (3,)),     # DANet: once, on the backbone's output
 }
+# The papers' placements of sk ('conv2') and psa ('after_act1'), offered by attn_position; not yet
+# their default: tests/test_models.py's _attn_stages looks for attention in the se slot, bn2 and
+# stage ends only (its owner adds conv2 / act1.attn, then they go into PAPER_PLACEMENT).
+PENDING_PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
+    'sk': ('conv2', None),               # SKNet: the SK unit replaces each bottleneck's 3x3 conv
+    'psa': ('after_act1', None),         # PSA_s after the first conv + BN + ReLU of each block
+}
+# Kinds placed 'conv2' by their paper go in the se slot of a BasicBlock: the SK authors define
+# SK units for bottlenecks only (SKNet's ResNeXt prototxts; implus/PytorchInsight resnet_sk.py
+# keeps its BasicBlock plain: "TODO sknet for basicblocks").
+BASIC_BLOCK_FALLBACK = {'conv2': 'block'}
 # Options of the paper's ImageNet ResNets that differ from the kind's own default, used with
 # attn_position='paper' under attn_kwargs / attn_stage_kwargs: SimAM's authors trained their
 # ImageNet ResNets with lambda 0.1 (the layer keeps 1e-4, their CIFAR value).
 PAPER_OPTIONS: dict[str, dict[str, Any]] = {
     'simam': dict(e_lambda=0.1),
+}
+# Per-stage options of the paper's ImageNet ResNets (stages 0..3), under attn_kwargs and
+# attn_stage_kwargs: FcaNet's DCT filters are the size of each stage's map at 224 px
+# (cfzd/FcaNet model/fcanet.py: c2wh = {64: 56, 128: 28, 256: 14, 512: 7}).
+PAPER_STAGE_OPTIONS: dict[str, tuple[dict[str, Any], ...]] = {
+    'fca': (dict(dct_size=56), dict(dct_size=28), dict(dct_size=14), dict(dct_size=7)),
 }
 
 
@@ -91,7 +117,9 @@ def describe_placement(kind: str, attn_position: str = 'paper',
     position, stages = _resolve_placement(kind, attn_position, attn_stages, 'ResNet')
     if position == 'stage_end':
         return f'after {_span(stages)}'
-    return f'every block of {_span(stages)}' + (', before bn2' if position == 'before_bn2' else '')
+    where = {'before_bn2': ', before bn2', 'after_act1': ', after act1',
+             'conv2': ', in place of conv2 (bottlenecks; basic blocks: after bn2)'}.get(position, '')
+    return f'every block of {_span(stages)}{where}'
 
 
 def _resolve_placement(kind: str, attn_position: str, attn_stages: Union[int, Sequence[int], None],
@@ -173,31 +201,62 @@ def build_attn_resnet(
         attn_stages: Stages 0..3 that get attention; ``None``: the paper's stages
             (:data:`PAPER_PLACEMENT`), else all, or 3 for quadratic kinds.
         attn_kwargs: Options of the kind, checked for every stage; with ``'paper'`` they go
-            over :data:`PAPER_OPTIONS` (SimAM's ``e_lambda=0.1``).
+            over :data:`PAPER_OPTIONS` (SimAM's ``e_lambda=0.1``) and
+            :data:`PAPER_STAGE_OPTIONS` (FcaNet's DCT size per stage).
         variant: Model name for error messages.
         attn_stage_kwargs: Options for single stages over ``attn_kwargs``, ``{stage: dict}``
             or a list of one dict per stage (e.g. ECA's per-stage kernel sizes).
         attn_position: ``'paper'`` (default: the kind's paper placement, :data:`PAPER_PLACEMENT`;
             ``attn_stages`` still overrides), ``'block'`` (the ``se`` slot of every block),
-            ``'stage_end'`` (once on a stage's output) or ``'before_bn2'``.
+            ``'stage_end'`` (once on a stage's output), ``'before_bn2'``, ``'conv2'`` (in place
+            of each bottleneck's 3x3 conv, BN and ReLU; the unit gets the conv's stride: ``sk``)
+            or ``'after_act1'`` (after each block's first conv + BN + ReLU: ``psa``).
         **kwargs: Arguments of timm's ``ResNet``.
     """
     options = check_attn_kwargs(attn_kwargs, variant)
     per_stage = _stage_kwargs(attn_stage_kwargs, variant)
+    paper_stage: Sequence[Mapping[str, Any]] = ({},) * NUM_STAGES
+    basic = kwargs.get('block') is BasicBlock
     if attn_position == 'paper':
         options = {**PAPER_OPTIONS.get(attn_kind, {}), **options}
+        paper_stage = PAPER_STAGE_OPTIONS.get(attn_kind, paper_stage)
+        position = PAPER_PLACEMENT.get(attn_kind, ('block', None))[0]
+        if basic and position in BASIC_BLOCK_FALLBACK:
+            attn_position = BASIC_BLOCK_FALLBACK[position]
+            attn_stages = PAPER_PLACEMENT[attn_kind][1] if attn_stages is None else attn_stages
     attn_position, stages = _resolve_placement(attn_kind, attn_position, attn_stages, variant)
+    if attn_position == 'conv2' and basic:
+        raise ValueError(
+            f"{variant}: attn_position='conv2' replaces a bottleneck's 3x3 conv (+ BN + ReLU); a BasicBlock has none "
+            "to replace (the SK authors define SK units for bottlenecks only); use attn_position='block'")
+    if 'stride' in options or any('stride' in o for o in per_stage.values()):
+        raise ValueError(f"{variant}: stride is not an attention option here: attn_position='conv2' gives each unit "
+                         "the stride of the conv it replaces, and every other position keeps the map's size")
     model = ResNet(**kwargs)
     options = {'device': kwargs.get('device'), 'dtype': kwargs.get('dtype'), **options}
     for s in stages:
         channels = model.feature_info[s + 1]['num_chs']
-        stage_options = {**options, **per_stage.get(s, {})}
+        stage_options = {**paper_stage[s], **options, **per_stage.get(s, {})}
         layer = getattr(model, f'layer{s + 1}')
         if attn_position == 'stage_end':  # on the stage's output: layer{i}.attn after its blocks
             where = f'{variant} after stage {s} (layer{s + 1}.attn, {channels} channels)'
             layer.add_module('attn', build_attention(attn_kind, channels, where, **stage_options))
             continue
         for b, block in enumerate(layer):
+            if attn_position == 'conv2':  # the unit replaces conv2 + bn2 + act2
+                width, stride = block.conv2.in_channels, block.conv2.stride[0]
+                if block.conv2.dilation != (1, 1) or not isinstance(block.aa, nn.Identity):
+                    raise ValueError(f"{variant}: attn_position='conv2' needs plain strided 3x3 convs "
+                                     '(no output_stride dilation, no anti-aliasing)')
+                where = f'{variant} stage {s} (layer{s + 1}.{b}.conv2, {width} channels, stride {stride})'
+                block.conv2 = build_attention(attn_kind, width, where, stride=stride, **stage_options)
+                block.bn2, block.act2 = nn.Identity(), nn.Identity()
+                continue
+            if attn_position == 'after_act1':
+                width = block.bn1.num_features
+                where = f'{variant} stage {s} (layer{s + 1}.{b}.act1.attn, {width} channels)'
+                block.act1 = ActAttn(block.act1, build_attention(attn_kind, width, where, **stage_options))
+                continue
             if attn_position == 'before_bn2':
                 width = block.bn2.num_features
                 where = f'{variant} stage {s} (layer{s + 1}.{b}.bn2.attn, {width} channels)'
