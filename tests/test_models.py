@@ -87,7 +87,8 @@ def test_every_backbone_and_kind_is_registered():
     expected = {f'{arch}_{kind}' for arch in [*RESNET_ARCHS, *VGG_ARCHS] for kind in list_attentions()}
     assert set(ALL_MODELS) == expected
     assert len(ALL_MODELS) == 13 * len(list_attentions())
-    assert set(timm.list_models('*_cbam')) == {n for n in expected if n.endswith('_cbam')}
+    assert {n for n in timm.list_models('*_cbam') if n.startswith(('resnet', 'vgg'))} == \
+        {n for n in expected if n.endswith('_cbam')}  # (the MobileNetV2 family has its own tests)
     assert set(timm.list_models(module='attn_resnet')) == {n for n in expected if n.startswith('resnet')}
     assert set(timm.list_models(module='attn_vgg')) == {n for n in expected if n.startswith('vgg')}
     assert all(timm.is_model(n) for n in expected)
