@@ -27,7 +27,9 @@ def test_required_configs_exist():
 
 def test_custom_imports_in_exactly_one_base_file():
     files = [p for p in CONFIGS.rglob('*.py') if 'custom_imports' in p.read_text()]
-    assert files == [CONFIGS / '_base_' / 'default_runtime.py']
+    # One runtime per family: classification, detection (mmdet), segmentation (mmseg).
+    assert sorted(files) == sorted([CONFIGS / '_base_' / 'default_runtime.py', CONFIGS / '_base_' / 'det' / 'default_runtime.py',
+                                    CONFIGS / '_base_' / 'seg' / 'default_runtime.py'])
 
 
 def test_each_folder_has_readme_and_metafile_listing_its_configs():
