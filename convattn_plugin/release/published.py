@@ -20,14 +20,14 @@ import timm
 
 from ..checkpoint import load_weights
 from ..mm.hub import configs_root
-from ..models.published_weights import PublishedWeights, check_converted, get_published, unwrap_checkpoint
+from ..models.published_weights import PUBLISHED, PublishedWeights, check_converted, get_published, unwrap_checkpoint
 from ..models.published_weights.timm_cfgs import add_bn_counters, published_cfg
 from .convert import build_mm_model, check_same_logits, pair_from_mm_model
 from .key_mapping import spec_from_mm_model, timm_to_mm_state_dict
 from .publish import Release, ReleaseFacts, write_release
 from .staging import check_out_dir, check_release_name
 
-__all__ = ['config_name', 'config_path', 'convert_published']
+__all__ = ['config_name', 'config_path', 'convert_published', 'mm_published_tags']
 
 PathLike = Union[str, os.PathLike]
 #: Input size of the check of the mmpretrain model against the tag's timm model.
@@ -40,6 +40,11 @@ def config_name(entry: PublishedWeights) -> str:
     """``resnet50_cbam.jongchan_in1k`` -> ``resnet50-cbam_jongchan_in1k`` (mmpretrain's ``{model}_{data}``)."""
     source = entry.tag[:-len('_in1k')] if entry.tag.endswith('_in1k') else entry.tag
     return f"{entry.model.replace('_', '-')}_{source.replace('_', '-')}_in1k"
+
+
+def mm_published_tags() -> list[str]:
+    """The tags whose architecture an mmpretrain backbone of this package builds (ResNets)."""
+    return sorted(e.name for e in PUBLISHED.values() if e.model.startswith('resnet'))
 
 
 def config_path(entry: PublishedWeights) -> Path:
@@ -94,6 +99,11 @@ def convert_published(name: str, authors_file: PathLike, out_dir: PathLike, conf
     stem = check_release_name(config_name(entry))
     out = check_out_dir(out_dir, overwrite)  # before the work, not after it
     config = Path(config) if config is not None else config_path(entry)
+    if not config.is_file():
+        raise FileNotFoundError(
+            f'no mmpretrain config for {name}: {config} does not exist. configs/published/ has one for each tag '
+            f'whose family has an mmpretrain backbone (ConvAttnResNet: {", ".join(sorted(mm_published_tags()))}); '
+            f'the other tags load in timm only (timm.create_model({name!r}, pretrained=True, ...)), or pass config=')
     authors_name = Path(authors_file).name
 
     timm_model = timm.create_model(entry.name).eval()

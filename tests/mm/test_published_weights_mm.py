@@ -15,7 +15,7 @@ from mmpretrain.registry import MODELS
 import convattn_plugin.mm  # noqa: F401  (registers the backbones)
 from convattn_plugin.checkpoint import hash_in_name, load_weights
 from convattn_plugin.models.published_weights import PUBLISHED, PublishedWeightsMismatchError
-from convattn_plugin.release.published import config_name, config_path, convert_published
+from convattn_plugin.release.published import config_name, config_path, convert_published, mm_published_tags
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tests'))
@@ -24,14 +24,22 @@ from published_reference import authors_resnet, randomize_, save_like_authors  #
 
 def test_every_tag_has_a_config_with_its_architecture():
     configs = sorted(p.stem for p in (REPO / 'configs/published').glob('*.py'))
-    assert configs == sorted(config_name(e) for e in PUBLISHED.values())
-    for entry in PUBLISHED.values():
+    with_config = [PUBLISHED[name] for name in mm_published_tags()]
+    assert configs == sorted(config_name(e) for e in with_config)
+    for entry in with_config:
         backbone = Config.fromfile(str(config_path(entry))).model.backbone.to_dict()
         args = dict(entry.model_args)
         assert f"resnet{backbone['depth']}_{backbone['attention']}" == entry.model
         assert tuple(backbone['attn_stages']) == tuple(args.pop('attn_stages'))
         assert backbone.get('attn_kwargs') == args.pop('attn_kwargs', None)
         assert backbone['timm_kwargs'] == args, entry.name
+
+
+def test_a_tag_without_an_mmpretrain_backbone_is_refused_before_any_work(tmp_path):
+    assert 'mobilenetv2_100_eca.bangguwu_in1k' in PUBLISHED and 'mobilenetv2_100_eca.bangguwu_in1k' not in mm_published_tags()
+    with pytest.raises(FileNotFoundError, match='no mmpretrain config for mobilenetv2_100_eca.bangguwu_in1k.*timm only'):
+        convert_published('mobilenetv2_100_eca.bangguwu_in1k', tmp_path / 'never_read.pth', tmp_path / 'release')
+    assert not (tmp_path / 'release').exists()
 
 
 def test_converted_release_loads_strictly_in_mmpretrain_with_timm_logits(tmp_path, one_thread):
