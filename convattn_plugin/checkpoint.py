@@ -38,6 +38,8 @@ from typing import Any, Mapping, Optional, Union
 
 import torch
 
+from .atomic_files import atomic_write
+
 __all__ = ['HashMismatchError', 'UnsafeCheckpointError', 'CompressedCheckpointError', 'NonFiniteWeightsError',
            'URL_PREFIXES', 'WEIGHT_ENTRIES', 'is_url', 'sha256_of', 'hash_in_name', 'check_hash_in_name',
            'check_checkpoint_file', 'check_stored_members', 'check_weights_file', 'cache_path', 'download_checkpoint',
@@ -230,15 +232,8 @@ def download_checkpoint(url: str, model_dir: Optional[PathLike] = None, progress
         HashMismatchError: The download does not match the hash in its name.
     """
     target = cache_path(url, model_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file():
-        tmp = target.parent / f'.{target.name}.{os.getpid()}.partial'
-        try:
-            torch.hub.download_url_to_file(url, str(tmp), hash_prefix=None, progress=progress)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        atomic_write(target, lambda tmp: torch.hub.download_url_to_file(url, tmp, hash_prefix=None, progress=progress))
     try:
         check_hash_in_name(target, name=url)
     except HashMismatchError:

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .atomic_files import atomic_write
+from ..atomic_files import atomic_write
 from .attention_maps import AttentionMap
 
 __all__ = ['load_image', 'to_input', 'plot_attention', 'missing_extra']

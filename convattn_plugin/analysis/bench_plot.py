@@ -5,7 +5,7 @@ import math
 import textwrap
 from typing import Sequence
 
-from .atomic_files import atomic_write
+from ..atomic_files import atomic_write
 from .benchmark import BenchResult
 
 __all__ = ['plot_results', 'PANEL_TITLES']

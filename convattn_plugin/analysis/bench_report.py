@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict
 from typing import Optional, Sequence
 
-from .atomic_files import atomic_write_text
+from ..atomic_files import atomic_write_text
 from .benchmark import BenchResult, ModeResult, paired_overhead
 
 __all__ = ['TRAIN_TARGETS', 'MEMORY_TARGETS', 'format_table', 'target_rows', 'format_targets',

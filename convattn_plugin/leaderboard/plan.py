@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from ..analysis.atomic_files import atomic_write_text
+from ..atomic_files import atomic_write_text
 
 __all__ = ['BASELINE', 'ResultFileError', 'RunSpec', 'plan_runs', 'model_name', 'result_path', 'check_result',
            'read_result', 'write_result']

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from ..analysis.atomic_files import atomic_write
+from ..atomic_files import atomic_write
 from .plan import BASELINE
 
 __all__ = ['pareto_front', 'draw_pareto', 'plot_pareto']

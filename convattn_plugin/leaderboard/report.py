@@ -17,7 +17,7 @@ import math
 from typing import Any, Mapping, Optional, Sequence
 
 from .cost import ModelCost
-from ..analysis.atomic_files import atomic_write_text
+from ..atomic_files import atomic_write_text
 from .plan import BASELINE
 from .stats import paired_difference, summarize, verdict
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Union
 
 import torch
 
+from ..atomic_files import atomic_write_named
 from ..checkpoint import check_finite, is_url, load_weights, sha256_of
 
 __all__ = ['read_checkpoint', 'extract_state_dict', 'sanitize_meta', 'save_mm_checkpoint']
@@ -114,12 +115,6 @@ def save_mm_checkpoint(checkpoint: Mapping[str, Any], out_dir: PathLike, stem: s
     The hash is of the saved bytes, so :func:`convattn_plugin.checkpoint.load_weights` can
     verify the file later. The file is written under a temporary name and renamed.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f'.tmp_{stem}.pth'
-    torch.save(dict(checkpoint), tmp)
-    sha8 = sha256_of(tmp)[:8]
     date = date or datetime.datetime.now().strftime('%Y%m%d')
-    final = out_dir / f'{stem}_{date}-{sha8}.pth'
-    os.replace(tmp, final)
-    return final
+    return atomic_write_named(out_dir, lambda tmp: torch.save(dict(checkpoint), tmp),
+                              lambda tmp: f'{stem}_{date}-{sha256_of(tmp)[:8]}.pth', stem=stem)

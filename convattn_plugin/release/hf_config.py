@@ -9,12 +9,12 @@ adds ``label_names`` (transformers' ``id2label``) and ``requires``, which says w
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch.nn as nn
 
+from ..atomic_files import atomic_write_text
 from .model_pair import ModelPair
 
 __all__ = ['IMPORT_HINT', 'timm_config_args', 'hf_model_args', 'hf_model_config', 'fix_model_args',
@@ -51,9 +51,7 @@ def fix_model_args(path: Path) -> None:
     # transformers' timm wrapper then passes it twice. One copy, top level, rewritten atomically.
     hf_config = json.loads(path.read_text())
     (hf_config.get('model_args') or {}).pop('num_classes', None)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(hf_config, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(str(path), json.dumps(hf_config, indent=2))
 
 
 def hf_model_args(pair: ModelPair) -> dict[str, Any]:
