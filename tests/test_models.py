@@ -57,11 +57,14 @@ def _create(name: str, **kwargs) -> torch.nn.Module:
 def _attn_stages(model: torch.nn.Module) -> dict[int, list[torch.nn.Module]]:
     """Attention modules per stage (ResNet: 0..3 = layer1..4; VGG: 0..4 = conv stages)."""
     stages: dict[int, list[torch.nn.Module]] = {}
-    if hasattr(model, 'layer1'):  # in blocks' se slot, before their bn2, or on a stage's output
+    if hasattr(model, 'layer1'):
+        # In blocks' se slot, before their bn2, after their act1, in place of their conv2 (a
+        # module that is not a conv: sk's unit), or on a stage's output.
         for s in range(4):
             layer = getattr(model, f'layer{s + 1}')
             found = [m for b in layer[:len(layer) - hasattr(layer, 'attn')]
-                     for m in (b.se, getattr(b.bn2, 'attn', None)) if m is not None]
+                     for m in (b.se, getattr(b.bn2, 'attn', None), getattr(b.act1, 'attn', None),
+                               None if isinstance(b.conv2, torch.nn.Conv2d) else b.conv2) if m is not None]
             found += [layer.attn] if hasattr(layer, 'attn') else []
             if found:
                 stages[s] = found

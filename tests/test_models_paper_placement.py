@@ -101,3 +101,21 @@ def test_fca_gets_the_authors_dct_size_per_stage_and_attn_kwargs_override():
     assert [model.get_submodule(f'{n}.0.se').dct_size for n in LAYERS] == [7, 7, 7, 7]
     block = timm.create_model('resnet50_fca', attn_position='block', device='meta').layer1[0].se
     assert block.dct_size == 7  # the per-stage sizes come with the paper's placement only
+
+
+def test_sk_default_is_conv2_in_bottlenecks_and_the_se_slot_in_basic_blocks():
+    sk = get_attn_info('sk').cls
+    model = timm.create_model('resnet50_sk', device='meta')
+    assert all(type(b.conv2) is sk and b.se is None for n in LAYERS for b in model.get_submodule(n))
+    assert [model.get_submodule(f'{n}.0.conv2').stride for n in LAYERS] == [1, 2, 2, 2]
+    model = timm.create_model('resnet18_sk', device='meta')  # the SK authors have no BasicBlock unit
+    assert [n for n, m in model.named_modules() if type(m) is sk] == [f'{n}.{j}.se' for n in LAYERS for j in range(2)]
+    assert all(type(b.conv2) is torch.nn.Conv2d and type(b.se) is sk for n in LAYERS for b in model.get_submodule(n))
+
+
+@pytest.mark.parametrize('name, blocks', [('resnet18_psa', 2), ('resnet50_psa', 3)])
+def test_psa_default_is_after_act1_of_every_block(name, blocks):
+    model = timm.create_model(name, device='meta')
+    assert _attention_names(model)[:blocks] == [f'layer1.{j}.act1.attn' for j in range(blocks)]
+    assert all(b.se is None and type(b.act1.attn) is get_attn_info('psa').cls
+               for n in LAYERS for b in model.get_submodule(n))

@@ -4,16 +4,18 @@ The model is timm's own :class:`~timm.models.resnet.ResNet`. By default each kin
 its paper (or its authors' ImageNet code) puts it in a ResNet (``attn_position='paper'``,
 :data:`PAPER_PLACEMENT`): ``bam`` once on the outputs of layer1..layer3, ``simam`` in every
 block after conv2 and before bn2, ``gc`` in the blocks of layer2..layer4, ``nonlocal`` once
-after layer3, ``dualattn`` once after layer4. ``attn_position='conv2'`` puts ``sk`` in place of
-every bottleneck's 3x3 conv (with its BN and ReLU; ``layer{i}.{j}.conv2.*``, SKNet's placement)
-and ``'after_act1'`` puts ``psa`` after every block's ``act1`` (``layer{i}.{j}.act1.attn.*``, the
-PSA authors' placement in their HRNet BasicBlocks). ``fca`` gets the authors' DCT size per stage (56, 28, 14, 7:
+after layer3, ``dualattn`` once after layer4, ``sk`` in place of every bottleneck's 3x3 conv
+(``attn_position='conv2'``, with its BN and ReLU; ``layer{i}.{j}.conv2.*``, SKNet's placement; the
+BasicBlocks of ResNet-18/34, for which the SK authors define no unit, get it in the ``se`` slot),
+``psa`` after every block's ``act1`` (``'after_act1'``, ``layer{i}.{j}.act1.attn.*``, the PSA
+authors' placement in their HRNet BasicBlocks). ``fca`` gets the authors' DCT size per stage (56, 28, 14, 7:
 their ImageNet maps at 224 px, :data:`PAPER_STAGE_OPTIONS`). Every other kind goes in every block's ``se``
 slot, where timm's ``attn_layer`` goes: after the last BN of the residual branch and before
 the addition (the placement of SE and CBAM, Woo et al., arXiv:1807.06521), of every stage,
 or of layer4 only for ``selfattn`` (quadratic cost). Plain ResNet keys are unchanged and
-attention adds ``layer{i}.{j}.se.*``, ``layer{i}.attn.*`` or ``layer{i}.{j}.bn2.attn.*``, so
-timm and torchvision ResNet weights load as they are.
+attention adds ``layer{i}.{j}.se.*``, ``layer{i}.attn.*``, ``layer{i}.{j}.bn2.attn.*`` or
+``layer{i}.{j}.act1.attn.*``, so timm and torchvision ResNet weights load as they are; only
+``resnet{50,101,152}_sk`` drop each bottleneck's ``conv2`` / ``bn2`` keys (the SK unit replaces them).
 
 Stages are numbered 0..3 (``layer1``..``layer4``; timm feature index = stage + 1, since
 ``feature_info[0]`` is the stem). ``attn_position='block'`` puts any kind in the ``se`` slot
@@ -72,17 +74,15 @@ PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
     'gc': ('block', (1, 2, 3)),          # GCNet: every block of c3-c5
     'nonlocal': ('stage_end', (2,)),     # one non-local block in res4 (layer3)
     'dualattn': ('stage_end', (3,)),     # DANet: once, on the backbone's output
-}
-# The papers' placements of sk ('conv2') and psa ('after_act1'), offered by attn_position; not yet
-# their default: tests/test_models.py's _attn_stages looks for attention in the se slot, bn2 and
-# stage ends only (its owner adds conv2 / act1.attn, then they go into PAPER_PLACEMENT).
-PENDING_PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
     'sk': ('conv2', None),               # SKNet: the SK unit replaces each bottleneck's 3x3 conv
     'psa': ('after_act1', None),         # PSA_s after the first conv + BN + ReLU of each block
 }
-# Kinds placed 'conv2' by their paper go in the se slot of a BasicBlock: the SK authors define
-# SK units for bottlenecks only (SKNet's ResNeXt prototxts; implus/PytorchInsight resnet_sk.py
-# keeps its BasicBlock plain: "TODO sknet for basicblocks").
+# Kinds placed 'conv2' by their paper go in the se slot of a BasicBlock (resnet18_sk, resnet34_sk:
+# an SK unit at stride 1 after bn2, before the addition). The SK authors have no ResNet-18/34: they
+# define SK units for bottlenecks only (SKNet-26/50/101 are ResNeXt bottlenecks, implus/SKNet
+# prototxts; implus/PytorchInsight resnet_sk.py keeps its BasicBlock plain: "TODO sknet for
+# basicblocks"). timm's skresnet18/34 put SK in place of conv1, in -> out channels with the stride,
+# which this same-channel unit cannot stand for.
 BASIC_BLOCK_FALLBACK = {'conv2': 'block'}
 # Options of the paper's ImageNet ResNets that differ from the kind's own default, used with
 # attn_position='paper' under attn_kwargs / attn_stage_kwargs: SimAM's authors trained their
