@@ -14,23 +14,21 @@ imported, no ``_base_`` followed); give its data set's folder with
 import json
 import sys
 
-from mmpretrain_args import mmpretrain_parse_args
+import mmengine
+import torch
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from convattn_plugin.checkpoint import local_checkpoint
+from convattn_plugin.mm.config_schema import UnsafeReleaseError, config_from_file
+from convattn_plugin.mm.dist import setup_cpu_distributed
+from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
 
 
 def main() -> None:
-    args = mmpretrain_parse_args('test')  # before the heavy imports: --help answers at once
-    import mmengine
-    import torch
-    from mmengine.evaluator import DumpResults
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from convattn_plugin.checkpoint import local_checkpoint
-    from convattn_plugin.mm.config_schema import UnsafeReleaseError, config_from_file
-    from convattn_plugin.mm.dist import setup_cpu_distributed
-    from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
-
-    tool = load_mmpretrain_tool('test')
+    tool = load_mmpretrain_tool('test')  # mmpretrain's own tools/test.py: its parse_args and merge_args
+    args = tool.parse_args()
     if args.out is None and args.out_item is not None:
         raise ValueError('Please use `--out` argument to specify the '
                          'path of the output file before using `--out-item`.')

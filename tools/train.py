@@ -13,27 +13,25 @@ dir (see ``convattn_plugin.mm.resume``).
 """
 import sys
 
-from mmpretrain_args import mmpretrain_parse_args
+import torch
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from convattn_plugin.mm.dist import setup_cpu_distributed
+from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
+from convattn_plugin.mm.resume import ResumeError, prepare_resume
 
 
 def main() -> None:
-    args = mmpretrain_parse_args('train')  # before the heavy imports: --help answers at once
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from convattn_plugin.mm.dist import setup_cpu_distributed
-    from convattn_plugin.mm.mmpretrain_tools import load_mmpretrain_tool
-    from convattn_plugin.mm.resume import ResumeError, prepare_resume
-
+    tool = load_mmpretrain_tool('train')  # mmpretrain's own tools/train.py: its parse_args and merge_args
+    args = tool.parse_args()
     if args.config.endswith('.json'):
         # A .json config is a release's (data, no training recipe); mmengine would follow its
         # _base_ and import its custom_imports.
         sys.exit(f'train.py: error: {args.config} is a JSON config: JSON configs are release configs (data for '
                  'testing and inference, no training recipe) and are not trained from. Train with your own Python '
                  'config; to start from a release\'s weights, set load_from=<the release checkpoint> in it')
-    tool = load_mmpretrain_tool('train')
     cfg = tool.merge_args(Config.fromfile(args.config), args)
     try:
         prepare_resume(cfg)

@@ -9,12 +9,15 @@ TOOL is a path inside mmpretrain's ``tools/`` folder, e.g.::
 
 Tools that read a config find the plugin through its ``custom_imports`` anyway; the ones
 that read only a checkpoint (``publish_model``) need this wrapper to load the project's
-training checkpoints (``weights_only=True`` on torch >= 2.6). ``--list`` prints the tools.
+training checkpoints (``weights_only=True`` on torch >= 2.6). Every existing ``.json``
+argument is read as a release config (the closed schema; nothing imported); the tool gets a
+checked copy. ``--list`` prints the tools.
 """
 from __future__ import annotations
 
 import sys
 
+from .config_schema import UnsafeReleaseError
 from .mmpretrain_tools import list_mmpretrain_tools, run_mmpretrain_tool
 
 
@@ -26,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == '--list':
         print('\n'.join(list_mmpretrain_tools()))
         return 0
-    run_mmpretrain_tool(argv[0], argv[1:])
+    try:
+        run_mmpretrain_tool(argv[0], argv[1:])
+    except UnsafeReleaseError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     return 0
 
 

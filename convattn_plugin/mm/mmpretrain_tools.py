@@ -6,22 +6,27 @@ The project's ``tools/train.py`` and ``tools/test.py`` reuse their ``parse_args`
 convattn_plugin.mm``: tools that read no config, and so never see its ``custom_imports``
 (``model_converters/publish_model.py``), then load the project's training checkpoints. A
 ``.json`` config given to a tool is read as a release config
-(:func:`.config_schema.config_from_file`): data in the schema, nothing imported or executed.
+(:func:`release_configs_in_argv`): data in the schema, nothing imported or executed.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
+import json
+import os
 import runpy
 import sys
+import tempfile
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Iterator, Sequence
+from typing import Sequence, Union
 
-from .config_schema import config_from_file
+from ..atomic_files import atomic_write_text
+from .config_schema import UnsafeReleaseError, read_config
+
+PathLike = Union[str, os.PathLike]
 
 __all__ = ['mmpretrain_tool_path', 'load_mmpretrain_tool', 'run_mmpretrain_tool', 'list_mmpretrain_tools',
-           'json_configs_as_release_configs']
+           'release_configs_in_argv']
 
 
 def _tools_dir() -> Path:
@@ -65,29 +70,31 @@ def load_mmpretrain_tool(name: str) -> ModuleType:
     return module
 
 
-@contextlib.contextmanager
-def json_configs_as_release_configs() -> Iterator[None]:
-    """Within the block, mmengine's ``Config.fromfile`` reads a ``.json`` file as a release config.
+def release_configs_in_argv(argv: Sequence[str], folder: PathLike) -> list[str]:
+    """``argv`` with every existing ``.json`` file replaced by its release config, checked.
 
-    mmpretrain's tools call ``Config.fromfile(args.config)``, which would follow a JSON config's
-    ``_base_`` and import its ``custom_imports``; here a ``.json`` file goes through the release
-    config schema instead (:func:`.config_schema.config_from_file`), other files as before.
+    mmpretrain's tools read a config with ``Config.fromfile``, which would follow a JSON
+    config's ``_base_`` and import its ``custom_imports``. So every argument that names an
+    existing ``.json`` file is read as a release config (:func:`.config_schema.read_config`:
+    the closed schema, nothing imported) and the tool is given a copy written into ``folder``
+    from the checked data alone; anything outside the schema stops the run before the tool
+    starts. An output path that does not exist yet is passed through untouched.
+
+    Raises:
+        UnsafeReleaseError: An existing ``.json`` argument is not a release config.
     """
-    from mmengine.config import Config
-
-    original = Config.__dict__['fromfile']  # the descriptor, put back as it was
-    read_file = Config.fromfile              # the function it gives (a staticmethod in mmengine 0.10)
-
-    def fromfile(filename, *args, **kwargs):
-        if str(filename).endswith('.json'):
-            return config_from_file(filename)
-        return read_file(filename, *args, **kwargs)
-
-    Config.fromfile = staticmethod(fromfile)
-    try:
-        yield
-    finally:
-        Config.fromfile = original
+    out = []
+    for i, arg in enumerate(argv):
+        if arg.endswith('.json') and Path(arg).is_file():
+            try:
+                data = read_config(arg).to_dict()
+            except UnsafeReleaseError as e:
+                raise UnsafeReleaseError(f'{e} (python -m convattn_plugin.mm reads every existing .json argument as '
+                                         'a release config; give other JSON files to the tool without this wrapper)')
+            arg = str(Path(folder) / f'{i}_{Path(arg).name}')
+            atomic_write_text(arg, json.dumps(data))
+        out.append(arg)
+    return out
 
 
 def run_mmpretrain_tool(name: str, argv: Sequence[str]) -> None:
@@ -95,13 +102,13 @@ def run_mmpretrain_tool(name: str, argv: Sequence[str]) -> None:
 
     The caller has imported :mod:`convattn_plugin.mm` (``python -m convattn_plugin.mm``
     does), so the tool finds the project's registrations and loads its checkpoints. A
-    ``.json`` config is read as a release config (:func:`json_configs_as_release_configs`).
+    ``.json`` config is read as a release config (:func:`release_configs_in_argv`).
     """
     path = mmpretrain_tool_path(name)
     saved = sys.argv
-    sys.argv = [str(path), *argv]
-    try:
-        with json_configs_as_release_configs():
+    with tempfile.TemporaryDirectory(prefix='convattn_release_configs_') as folder:
+        sys.argv = [str(path), *release_configs_in_argv(argv, folder)]
+        try:
             runpy.run_path(str(path), run_name='__main__')
-    finally:
-        sys.argv = saved
+        finally:
+            sys.argv = saved

@@ -2,6 +2,7 @@
 print_config, analyze_logs, vis_cam, and publish_model through ``python -m convattn_plugin.mm``."""
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from convattn_plugin.mm.mmpretrain_tools import list_mmpretrain_tools, mmpretrain_tool_path
+from convattn_plugin.mm.config_schema import UnsafeReleaseError
+from convattn_plugin.mm.mmpretrain_tools import list_mmpretrain_tools, mmpretrain_tool_path, release_configs_in_argv
 
 DIGITS_TRAIN_IMAGES, DIGITS_BATCH = 1437, 32
 
@@ -17,6 +19,21 @@ DIGITS_TRAIN_IMAGES, DIGITS_BATCH = 1437, 32
 def _tool(kit, name, *args, expect_rc=0):
     return kit.run_tool([kit.PY, str(mmpretrain_tool_path(name)), *map(str, args)], kit.child_env(),
                         expect_rc=expect_rc)
+
+
+def test_existing_json_arguments_are_release_configs_and_outputs_pass_through(tmp_path):
+    model = dict(type='ImageClassifier', backbone=dict(type='ConvAttnResNet', depth=18, attention='cbam'),
+                 neck=dict(type='GlobalAveragePooling'), head=dict(type='LinearClsHead', num_classes=3, in_channels=512))
+    config = tmp_path / 'release.json'
+    config.write_text(json.dumps(dict(model=model)))
+    copies = tmp_path / 'copies'
+    copies.mkdir()
+    argv = release_configs_in_argv([str(config), '--out', str(tmp_path / 'new_result.json'), '--shape', '32'], copies)
+    assert argv[1:] == ['--out', str(tmp_path / 'new_result.json'), '--shape', '32']
+    assert argv[0] != str(config) and json.loads(open(argv[0]).read())['model'] == model  # the checked copy
+    config.write_text(json.dumps(dict(model=model, _base_=['evil.py'])))
+    with pytest.raises(UnsafeReleaseError, match="_base_.*every existing .json argument"):
+        release_configs_in_argv([str(config)], copies)
 
 
 def test_tool_names_are_checked():
