@@ -6,19 +6,32 @@ Both hold the timm model (``timm.create_model(name, num_classes=0)`` with
 mmpretrain's backbone convention (``frozen_stages``, ``norm_eval``, ``init_cfg``). A plain
 baseline is the same class with ``attention=None``, so comparisons differ only in the
 attention. State-dict keys are those of the timm model under ``timm_model.``.
+
+``ConvAttnResNet`` with ``init_cfg=dict(type='Pretrained', checkpoint=...)`` also reads a plain
+ResNet's weights (see :meth:`ConvAttnResNet.init_weights`): torchvision's ``resnet{depth}`` state
+dict or an mmpretrain ResNet checkpoint fill everything but the attention, which keeps its own
+initialisation and is reported key by key.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+import logging
+import os
+import re
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import timm
 import torch
 import torch.nn as nn
 from mmengine.config import ConfigDict
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from mmengine.model.weight_init import PretrainedInit, update_init_info
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import get_attn_info, list_attentions
+from ..models.attention_factory import attention_types
+from ..models.pretrained import LoadReport, _state_dict_of, diff_state_dict, load_backbone_weights
+from .url_checkpoints import NAMED_SCHEMES, URL_SCHEMES, load_local_safely, load_named_model_safely, load_url_safely
 
 __all__ = ['ConvAttnResNet', 'ConvAttnVGG', 'timm_model_name', 'check_attention']
 
@@ -78,6 +91,49 @@ def _check_frozen(frozen_stages: int, num_stages: int, owner: str) -> int:
             or not -1 <= frozen_stages <= num_stages:
         raise ValueError(f'{owner}: frozen_stages must be an int in [-1, {num_stages}], got {frozen_stages!r}')
     return frozen_stages
+
+
+_SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
+
+
+def _read_checkpoint(source: str, map_location: Any) -> Any:
+    """What ``source`` holds, read by the safe loaders mmengine is given (:mod:`.url_checkpoints`)."""
+    if source.startswith(NAMED_SCHEMES):  # resolved by mmengine.runner.checkpoint's model tables
+        return load_named_model_safely(source, map_location)
+    if source.startswith(URL_SCHEMES):
+        return load_url_safely(source, map_location)
+    if _SCHEME.match(source):
+        raise ValueError(f'ConvAttnResNet: init_cfg Pretrained checkpoint {source!r}: unsupported scheme; accepted: '
+                         f'a local path, {" ".join(URL_SCHEMES)} URLs, or {" ".join(NAMED_SCHEMES)} model names')
+    return load_local_safely(source, map_location)
+
+
+def _backbone_part(state_dict: dict[str, torch.Tensor], prefix: Optional[str],
+                   source: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The keys under ``prefix`` (default ``backbone.`` where a whole model's keys are), and those dropped."""
+    if prefix is None:
+        if not any(k.startswith('backbone.') for k in state_dict):
+            return state_dict, []
+        prefix = 'backbone.'
+    prefix = prefix if prefix.endswith('.') else prefix + '.'
+    kept = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not kept:
+        tops = sorted({k.split('.', 1)[0] + '.' for k in state_dict})
+        raise ValueError(f'ConvAttnResNet: init_cfg Pretrained prefix {prefix!r} matches no key of {source}; '
+                         f'its keys start with: {", ".join(tops[:20])}')
+    return kept, sorted(k for k in state_dict if not k.startswith(prefix))
+
+
+class _ResNetPretrainedInit:
+    """A weight initializer (built by mmengine's ``initialize``) for :meth:`ConvAttnResNet.init_weights`."""
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        self.cfg = cfg
+
+    def __call__(self, module: 'ConvAttnResNet') -> None:
+        module.pretrained_report = module._load_pretrained(self.cfg)
+        if hasattr(module, '_params_init_info'):
+            update_init_info(module, init_info=f'ConvAttnResNet Pretrained: load from {self.cfg["checkpoint"]}')
 
 
 class _TimmStagesBackbone(BaseModule):
@@ -181,6 +237,91 @@ class ConvAttnResNet(_TimmStagesBackbone):
         m.maxpool = nn.Identity()
         for f in m.feature_info:
             f['reduction'] = max(1, f['reduction'] // 4)
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation; a ``Pretrained`` init_cfg also takes plain ResNet weights.
+
+        Without a ``Pretrained`` entry this is :meth:`BaseModule.init_weights` (the timm model
+        keeps timm's initialisation). With one, the checkpoint (a path, an ``http(s)://`` URL, or
+        mmengine's ``torchvision://`` / ``open-mmlab://`` / ``mmcls://`` names, read by
+        :func:`convattn_plugin.checkpoint.load_weights`) may be in any of these layouts:
+
+        * torchvision's ``resnet{depth}`` state dict (``conv1.weight``, ``layer1.0.conv1.weight``);
+        * an mmpretrain / mmdet / mmseg checkpoint: keys under ``backbone.`` (used without a
+          ``prefix``; the ``head.`` / ``neck.`` keys are dropped), possibly under ``state_dict``;
+        * this class's own keys (``timm_model.``), e.g. ``prefix='backbone.'`` of a trained model.
+
+        The classifier (``fc.``), stages pruned by ``out_indices`` and layers an attention
+        placement replaces are dropped. The attention keys the checkpoint lacks keep their own
+        initialisation; every key is logged (mmengine's current logger, a
+        :class:`~convattn_plugin.models.pretrained.LoadReport`) and kept as ``self.pretrained_report``.
+
+        Raises:
+            ValueError: The checkpoint is of another depth or architecture (every missing,
+                shape-mismatched and unknown key listed), ``prefix`` matches no key, or the
+                checkpoint names a storage scheme other than those above.
+        """
+        cfgs = [] if not self.init_cfg else [self.init_cfg] if isinstance(self.init_cfg, dict) else list(self.init_cfg)
+        pretrained = [c for c in cfgs if c.get('type') in ('Pretrained', PretrainedInit)]
+        if not pretrained or self.is_init:
+            super().init_weights()
+            return
+        # mmengine applies Pretrained entries after the others; ours take their place, so the
+        # initialisation record mmengine logs says which tensors came from the file.
+        init_cfg = self.init_cfg
+        self.init_cfg = [c for c in cfgs if c not in pretrained] + [
+            dict(type=_ResNetPretrainedInit, cfg=dict(c)) for c in pretrained]
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
+
+    def _load_pretrained(self, cfg: Mapping[str, Any]) -> LoadReport:
+        source = cfg.get('checkpoint')
+        if not isinstance(source, (str, os.PathLike)) or not str(source):
+            raise ValueError(f"ConvAttnResNet: init_cfg Pretrained needs checkpoint='<path or URL>', got {source!r}")
+        source = str(source)
+        state_dict = _state_dict_of(_read_checkpoint(source, cfg.get('map_location', 'cpu')), source)
+        state_dict, dropped = _backbone_part(state_dict, cfg.get('prefix'), source)
+        state_dict = {k[len('timm_model.'):] if k.startswith('timm_model.') else k: v for k, v in state_dict.items()}
+        self._check_covers(state_dict, source)
+        report = load_backbone_weights(self.timm_model, state_dict, strict=False)
+        report.unexpected_keys = sorted(report.unexpected_keys + dropped)
+        fresh = sorted(set(report.missing_keys) & set(report.attention_keys))
+        print_log(f'ConvAttnResNet(depth={self.depth}, attention={self.attention!r}) from {source}: '
+                  f'{len(fresh)} attention keys keep their own initialisation; {report}',
+                  logger='current', level=logging.INFO)
+        return report
+
+    def _check_covers(self, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+        """Raise, listing every key, unless ``state_dict`` is this ResNet's backbone (attention aside)."""
+        model = self.timm_model
+        own = model.state_dict()
+        modules = dict(model.named_modules())
+        attn = [n for n, m in modules.items() if isinstance(m, attention_types())]
+        pruned = tuple(f'layer{i}.' for i in range(max(self._taps) + 1, self.num_stages + 1))
+
+        def replaced(key: str) -> bool:
+            # The module is there without this tensor: a placement replaced it (SK for conv2 + bn2).
+            owner = key.rpartition('.')[0]
+            return owner in modules and (isinstance(modules[owner], nn.Identity)
+                                         or any(owner == a or owner.startswith(a + '.') for a in attn))
+
+        diff = diff_state_dict(own, state_dict)
+        missing = [k for k in diff.missing_keys if not any(k == a or k.startswith(a + '.') for a in attn)]
+        mismatched = [f'{k}: model {tuple(own[k].shape)}, checkpoint {tuple(state_dict[k].shape)}'
+                      for k in diff.mismatched_keys]
+        unknown = [k for k in diff.unexpected_keys if not (k.startswith(('fc.',) + pruned) or replaced(k))]
+        if missing or mismatched or unknown:
+            lines = [f'  missing: {k}' for k in missing] + [f'  shape-mismatched: {k}' for k in mismatched]
+            lines += [f'  not in this model: {k}' for k in unknown]
+            raise ValueError(
+                f'ConvAttnResNet(depth={self.depth}, attention={self.attention!r}): init_cfg Pretrained {source} is '
+                f'not a ResNet-{self.depth} backbone ({len(diff.loaded)} of {len(own)} keys match; {len(missing)} '
+                f'missing, {len(mismatched)} with another shape, {len(unknown)} not in this model). Accepted: '
+                f"torchvision's resnet{self.depth} state dict, an mmpretrain ResNet-{self.depth} checkpoint "
+                "(backbone.* keys), or a ConvAttnResNet checkpoint (timm_model.* keys, under backbone. in a "
+                'whole model\'s). Keys:\n' + '\n'.join(lines))
 
     def _frozen_modules(self) -> list[nn.Module]:
         m = self.timm_model

@@ -119,9 +119,6 @@ def test_our_backbone_options_inside_a_detector(kit, trees_root, tmp_path):
     assert backbone.out_channels == (128, 256, 512)
 
 
-@pytest.mark.xfail(strict=True, reason='ConvAttnResNet keeps the timm model under `timm_model.`, so a plain '
-                   'torchvision / mmpretrain ResNet checkpoint matches no key and init_cfg=Pretrained loads '
-                   'nothing (only a warning); needs a key mapping in convattn_plugin/mm/backbones.py')
 def test_pretrained_plain_resnet_loads_into_our_backbone(tmp_path):
     import torchvision
 
@@ -136,3 +133,29 @@ def test_pretrained_plain_resnet_loads_into_our_backbone(tmp_path):
     ours.init_weights()
     assert torch.equal(ours.timm_model.conv1.weight, plain.conv1.weight)
     assert torch.equal(ours.timm_model.layer4[2].conv3.weight, plain.layer4[2].conv3.weight)
+    assert ours.pretrained_report.missing_keys and all('.se.' in k for k in ours.pretrained_report.missing_keys)
+
+
+def test_the_runner_loads_plain_weights_into_our_backbone_of_a_detector(kit, trees_root, tmp_path):
+    """The Faster R-CNN GC config as shipped (init_cfg=Pretrained), its torchvision:// file replaced
+    by a local plain ResNet-50 state dict: mmdet's Runner initialises the model before training."""
+    import torchvision
+    from mmengine.runner import Runner
+
+    torch.manual_seed(0)
+    plain = torchvision.models.resnet50().state_dict()
+    ckpt = tmp_path / 'resnet50_plain.pth'
+    torch.save(plain, ckpt)
+    config = CONFIGS / 'faster_rcnn_attn/faster-rcnn_r50-gc_fpn_8xb2-1x_coco.py'
+    cfg = tiny_cfg(config, 'det', trees_root, tmp_path, kit.data_options, iters=1)
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(ckpt))
+    cfg.optim_wrapper.optimizer.lr = 0.0  # the loaded weights stay as loaded through the one step
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    backbone = runner.model.backbone
+    got = backbone.timm_model.state_dict()
+    frozen = [k for k in got if k.startswith(('conv1.', 'bn1.', 'layer1.'))]  # frozen_stages=1: exactly as loaded
+    assert frozen and all(torch.equal(got[k], plain[k]) for k in frozen)
+    assert torch.equal(got['layer4.2.conv3.weight'], plain['layer4.2.conv3.weight'])
+    fresh = backbone.pretrained_report.missing_keys
+    assert fresh and all('.se.' in k for k in fresh)  # the GC blocks (in timm's se slot) only
