@@ -17,11 +17,12 @@ from timm.models import model_entrypoint
 import convattn_plugin  # noqa: F401  (registers the models)
 from convattn_plugin.layers import get_attn_info, list_attentions
 from convattn_plugin.models import (
-    RESNET_ARCHS, VGG_ARCHS, ActAttn, list_attn_models, register_family_kind, register_models,
+    MOBILENETV2_ARCHS, RESNET_ARCHS, VGG_ARCHS, ActAttn, list_attn_models, register_family_kind, register_models,
 )
 from convattn_plugin.models.attn_resnet import PAPER_PLACEMENT, RESNET_FAMILY
 
-ALL_MODELS = list_attn_models()
+# The ResNet and VGG names: the MobileNetV2 family's have their own tests (test_models_mobilenetv2.py).
+ALL_MODELS = [n for n in list_attn_models() if n.startswith(('resnet', 'vgg'))]
 IMG, BATCH, NUM_CLASSES = 64, 2, 3
 # Every kind on these in the default run (BasicBlock, Bottleneck, VGG with and without BN) ...
 EVERY_KIND_ON = ('resnet18', 'resnet34', 'resnet50', 'vgg11', 'vgg16_bn')
@@ -90,8 +91,9 @@ def test_every_backbone_and_kind_is_registered():
     expected = {f'{arch}_{kind}' for arch in [*RESNET_ARCHS, *VGG_ARCHS] for kind in list_attentions()}
     assert set(ALL_MODELS) == expected
     assert len(ALL_MODELS) == 13 * len(list_attentions())
-    assert {n for n in timm.list_models('*_cbam') if n.startswith(('resnet', 'vgg'))} == \
-        {n for n in expected if n.endswith('_cbam')}  # (the MobileNetV2 family has its own tests)
+    mobilenets = {f'{arch}_{kind}' for arch in MOBILENETV2_ARCHS for kind in list_attentions()}
+    assert set(list_attn_models()) == expected | mobilenets  # every family in FAMILIES
+    assert set(timm.list_models('*_cbam')) == {n for n in expected | mobilenets if n.endswith('_cbam')}
     assert set(timm.list_models(module='attn_resnet')) == {n for n in expected if n.startswith('resnet')}
     assert set(timm.list_models(module='attn_vgg')) == {n for n in expected if n.startswith('vgg')}
     assert all(timm.is_model(n) for n in expected)

@@ -1,12 +1,12 @@
 """Attention-augmented timm models and the tools to build and initialise them.
 
 Importing this package registers ``{backbone}_{kind}`` into timm for every backbone in
-:data:`RESNET_ARCHS` and :data:`VGG_ARCHS` and every registered attention kind
-(``timm.create_model('resnet18_cbam')``, ``timm.list_models('*_cbam')``).
+:data:`RESNET_ARCHS`, :data:`VGG_ARCHS` and :data:`MOBILENETV2_ARCHS` (:data:`FAMILIES`) and every
+registered attention kind (``timm.create_model('resnet18_cbam')``, ``timm.list_models('*_cbam')``).
 
 * :mod:`.family`: one description per backbone family and its timm registration;
-  :mod:`.attn_resnet`, :mod:`.attn_vgg` the two families (timm's own ``ResNet`` / ``VGG``),
-  :mod:`.vgg_head` VGG's heads.
+  :mod:`.attn_resnet`, :mod:`.attn_vgg`, :mod:`.attn_mobilenetv2` the three families (timm's own
+  ``ResNet`` / ``VGG`` / ``EfficientNet`` built as MobileNetV2), :mod:`.vgg_head` VGG's heads.
 * :mod:`.attention_factory`: one attention module for one position (errors name it);
   :mod:`.stage_policy`: which stages get attention; :mod:`.act_attn`: activation + attention.
 * :mod:`.injection`: :func:`add_attention`, any kind into any timm CNN at named positions;
@@ -31,9 +31,7 @@ __all__ = [
     'register_models', 'resolve_attn_stages',
 ]
 
-# MOBILENETV2_FAMILY (mobilenetv2_*_{kind}, registered on import) joins FAMILIES once
-# tests/test_models.py's registry test counts its 7 backbones.
-FAMILIES: tuple[ModelFamily, ...] = (RESNET_FAMILY, VGG_FAMILY)
+FAMILIES: tuple[ModelFamily, ...] = (RESNET_FAMILY, VGG_FAMILY, MOBILENETV2_FAMILY)
 
 
 def register_models(kind: str) -> list[str]:
