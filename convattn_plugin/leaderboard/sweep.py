@@ -13,6 +13,8 @@ import functools
 import os
 from typing import Any, Callable, Optional, Sequence
 
+from ..layers import get_attn_info, list_attentions
+
 from .plan import BASELINE, RunSpec, plan_runs, read_result, write_result
 from .progress import runs_bar
 from .recipes import check_profile_device, recipe_path
@@ -24,8 +26,6 @@ Trainer = Callable[[RunSpec], dict]
 
 def resolve_kinds(kinds: Optional[Sequence[str]]) -> list[Optional[str]]:
     """``kinds`` checked against the registry (``None``: every registered kind), baseline first."""
-    from ..layers import get_attn_info, list_attentions
-
     names = list_attentions() if kinds is None else [get_attn_info(k).name for k in kinds]
     return [None] + [k for k in dict.fromkeys(names)]
 

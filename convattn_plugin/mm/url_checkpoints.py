@@ -22,6 +22,8 @@ import os
 import os.path as osp
 from typing import Any, Optional
 
+from ..checkpoint import download_checkpoint, load_weights
+
 __all__ = ['load_url_safely', 'load_local_safely', 'load_named_model_safely', 'register_safe_url_loaders', 'URL_SCHEMES',
            'NAMED_SCHEMES']
 
@@ -37,8 +39,6 @@ def load_url_safely(filename: str, map_location: Any = None, model_dir: Optional
     In a distributed run, rank 0 downloads first and the others read its file.
     """
     from mmengine.dist import barrier, get_dist_info
-
-    from ..checkpoint import download_checkpoint, load_weights
 
     rank, world_size = get_dist_info()
     if world_size > 1:
@@ -73,15 +73,11 @@ def _mmengine_home() -> str:
 
 def load_local_safely(filename: str, map_location: Any = None) -> Any:
     """A local path, as mmengine's own loader but with clear errors and the hash in its name checked."""
-    from ..checkpoint import load_weights
-
     return load_weights(osp.expanduser(filename), map_location)
 
 
 def load_named_model_safely(filename: str, map_location: Any = None) -> Any:
     """``torchvision://`` / ``open-mmlab://`` / ``mmcls://`` names, resolved and loaded as :func:`load_url_safely`."""
-    from ..checkpoint import load_weights
-
     url = _named_url(filename)
     if url.startswith(URL_SCHEMES):
         checkpoint = load_url_safely(url, map_location)

@@ -45,6 +45,7 @@ from .hf_config import fix_model_args, hf_model_args, hf_model_config, release_p
 from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, spec_from_mm_model, spec_from_timm,
                           timm_to_mm_state_dict)
 from .keys import load_state_dict_strict
+from .model_card import build_model_card, render_model_card
 from .model_pair import ATOL, ModelPair
 from .preprocessing import mm_preprocessing, timm_data_config
 from .release_files import make_ordinary
@@ -224,8 +225,6 @@ def write_timm_folder(pair: ModelPair, out_dir: PathLike, model_card: Optional[d
         model_name: The card's title (the Hub repository's name).
     """
     from timm.models import save_for_hf
-
-    from .model_card import build_model_card, render_model_card
 
     out_dir = Path(out_dir)
     model_config = hf_model_config(pair)

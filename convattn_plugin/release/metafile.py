@@ -23,8 +23,9 @@ from typing import Any, Mapping, Optional, Union
 
 import yaml
 
-from .model_card import TASK
 from ..mm.config_schema import read_config
+from ..mm.hub import configs_root
+from .model_card import TASK
 from .release_files import METAFILE, UnsafeReleaseError, release_entry
 
 __all__ = ['metafile_entry', 'write_metafile', 'register_release']
@@ -76,8 +77,6 @@ def write_metafile(path: PathLike, entry: Mapping[str, Any], collection: Mapping
 
 def _project_config(model: Any) -> bool:
     """Whether an mmpretrain hub model is one of the project's own config entries."""
-    from ..mm.hub import configs_root
-
     root = configs_root()
     config = getattr(model, 'config', None)
     return root is not None and isinstance(config, (str, os.PathLike)) \

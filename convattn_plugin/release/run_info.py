@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
+from .. import __version__
+from ..layers import get_attn_info
 from .model_pair import ModelPair
 
 __all__ = ['read_metrics', 'dataset_name', 'count_model_flops', 'collection_of']
@@ -81,8 +83,6 @@ def count_model_flops(model: Any, input_size: tuple[int, ...]) -> tuple[Optional
 
 
 def collection_of(pair: ModelPair) -> dict[str, Any]:
-    from ..layers import get_attn_info
-
     backbone = pair.mm_model.backbone
     arch = ['ResNet' if pair.spec.family == 'resnet' else 'VGG']
     paper = None
@@ -100,5 +100,4 @@ def collection_of(pair: ModelPair) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from .. import __version__
     return f'v{__version__}'
