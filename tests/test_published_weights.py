@@ -28,6 +28,7 @@ CASES = {
     'resnet18_eca.bangguwu_in1k': (18, 'eca', ECA_K[18], False, 'best_prec1'),
     'resnet18_simam.zjjconan_in1k': (18, 'simam', (0.1,) * 4, False, 'best_acc'),
     'resnet50_triplet.landskape_in1k': (50, 'triplet', (7,) * 4, False, 'best_prec1'),
+    'resnet18_triplet.landskape_k3_in1k': (18, 'triplet', (3,) * 4, False, 'best_prec1'),
 }
 EXHAUSTIVE = {
     'resnet50_eca.bangguwu_in1k': (50, 'eca', ECA_K[50], False, 'best_prec1'),
@@ -38,6 +39,7 @@ EXHAUSTIVE = {
     'resnet34_simam.zjjconan_in1k': (34, 'simam', (0.1,) * 4, False, 'best_acc'),
     'resnet101_simam.zjjconan_in1k': (101, 'simam', (0.1,) * 4, False, 'best_acc'),
     'resnet50_triplet.landskape_k3_in1k': (50, 'triplet', (3,) * 4, False, 'best_prec1'),
+    'resnet18_triplet.landskape_in1k': (18, 'triplet', (7,) * 4, False, 'best_prec1'),
 }
 
 
@@ -86,7 +88,7 @@ def test_every_tag_is_listed_with_its_reported_figures():
     for name, entry in PUBLISHED.items():
         assert name in listed
         cfg = timm.models.get_pretrained_cfg(name)
-        assert not cfg.url and not cfg.hf_hub_id
+        assert (cfg.url or '') == (entry.cfg.get('url') or '') and not cfg.hf_hub_id  # url: a direct, stable link
         assert cfg.license == entry.license and cfg.origin_url == entry.repo_url
         if entry.top1 is not None:
             assert f'{entry.top1:.2f}%' in cfg.description and 'reported' in cfg.description
@@ -114,7 +116,7 @@ def test_tags_build_the_authors_architecture():
 
 
 def test_without_file_the_error_says_where_authors_publish(tmp_path):
-    with pytest.raises(FileNotFoundError, match='dropbox.com/s/bt6zty02h9ibufi'):
+    with pytest.raises(FileNotFoundError, match='drive.google.com/file/d/1mvAVvhLR_2XY_bPYxh-SEz4vDmGzSArO'):
         timm.create_model('resnet50_cbam.jongchan_in1k', pretrained=True,
                           pretrained_cfg_overlay=dict(file=str(tmp_path / 'missing.pth')))
 

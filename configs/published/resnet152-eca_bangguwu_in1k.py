@@ -1,6 +1,6 @@
 # resnet152_eca with the authors' ImageNet weights: the architecture of timm's resnet152_eca.bangguwu_in1k.
 # Weights: eca_resnet152_k3357.pth.tar
-#   from https://github.com/BangguWu/ECANet#experiments
+#   from https://drive.google.com/open?id=1_bYnaOg9ptsILC_iC7uQ5Izv-u2rjYG5
 # Convert: python tools/convert_published.py resnet152_eca.bangguwu_in1k \
 #   eca_resnet152_k3357.pth.tar work_dirs/resnet152-eca_bangguwu_in1k
 # Expected: top-1 78.92% as reported in

@@ -1,6 +1,6 @@
 # resnet50_bam with the authors' ImageNet weights: the architecture of timm's resnet50_bam.jongchan_in1k.
 # Weights: RESNET50_IMAGENET_BAM_best.pth.tar
-#   from https://www.dropbox.com/s/esw0m8e3cjg7ex4/RESNET50_IMAGENET_BAM_best.pth.tar?dl=0
+#   from https://drive.google.com/file/d/1auVf70gfL0ol40bvaX5rlbpn9cKIxhAL/view?usp=sharing (Google Drive since 2022)
 # Convert: python tools/convert_published.py resnet50_bam.jongchan_in1k \
 #   RESNET50_IMAGENET_BAM_best.pth.tar work_dirs/resnet50-bam_jongchan_in1k
 # Expected: top-1 76.86% as reported in

@@ -1,6 +1,6 @@
 # resnet50_cbam with the authors' ImageNet weights: the architecture of timm's resnet50_cbam.jongchan_in1k.
 # Weights: RESNET50_CBAM_new_name_wrap.pth
-#   from https://www.dropbox.com/s/bt6zty02h9ibufi/RESNET50_CBAM_new_name_wrap.pth?dl=0
+#   from https://drive.google.com/file/d/1mvAVvhLR_2XY_bPYxh-SEz4vDmGzSArO/view?usp=sharing (Google Drive since 2022)
 # Convert: python tools/convert_published.py resnet50_cbam.jongchan_in1k \
 #   RESNET50_CBAM_new_name_wrap.pth work_dirs/resnet50-cbam_jongchan_in1k
 # Expected: top-1 77.62% as reported in

@@ -30,7 +30,7 @@ ECA_KERNEL_SIZES = {
     34: ((3, 3, 5, 7), 74.21, 91.83, '15LV5Jkea3GPzvLP5__H7Gg88oNQUxBDE'),
     50: ((3, 5, 5, 7), 77.42, 93.62, '1670rce333c_lyMWFzBlNZoVUvtxbCF_U'),
     101: ((3, 3, 5, 7), 78.65, 94.34, '1b5FQ8yDFnZ_UhvWT9txmjI_LjbKkgnvC'),
-    152: ((3, 3, 5, 7), 78.92, 94.55, None),
+    152: ((3, 3, 5, 7), 78.92, 94.55, '1_bYnaOg9ptsILC_iC7uQ5Izv-u2rjYG5'),
 }
 
 
@@ -47,7 +47,7 @@ for _depth, (_ks, _top1, _top5, _drive) in ECA_KERNEL_SIZES.items():
         convert=eca_to_ours,
         paper='ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks (Wang et al., CVPR 2020)',
         arxiv='1910.03151', repo_url=REPO, license='mit',
-        download_url=(f'https://drive.google.com/open?id={_drive}' if _drive else REPO + '#experiments'),
+        download_url=f'https://drive.google.com/open?id={_drive}',
         file_name=f'eca_resnet{_depth}_k{"".join(map(str, _ks))}.pth.tar',
         top1=_top1, top5=_top5, reported_in="the authors' README (github.com/BangguWu/ECANet)",
         notes=(f'kernel sizes per stage {_ks}, as the file name says; the authors also publish it on Baidu Pan',),

@@ -16,7 +16,8 @@ Their ``MODELS/model_resnet.py`` is a plain-stem ResNet (torchvision's layout of
   on stages 0..2 (``layer{i}.attn``).
 
 Checkpoints: ``torch.save({'epoch', 'arch', 'state_dict', 'best_prec1', 'optimizer'})`` of a
-``DataParallel`` model (``module.`` keys), written by PyTorch 0.4.
+``DataParallel`` model (``module.`` keys), written by PyTorch 0.4. The authors' README links them
+on Google Drive (since 2022; first on Dropbox, whose links named the files as ``file_name`` here).
 """
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ def bam_to_ours(state_dict: StateDict) -> StateDict:
     return linear_to_conv(out, r'layer\d\.attn\.channel_branch\.[03]\.weight')
 
 
+MOVED = ('the authors moved the file from Dropbox to Google Drive (their README, since 2022); its name is the one '
+         'of the Dropbox link')
 COMMON = dict(repo_url=REPO, license='mit', reported_in='the authors\' README (github.com/Jongchan/attention-module)')
 
 register_published(PublishedWeights(
@@ -76,8 +79,9 @@ register_published(PublishedWeights(
         kernel_size=7)),
     convert=cbam_to_ours,
     paper='CBAM: Convolutional Block Attention Module (Woo et al., ECCV 2018)', arxiv='1807.06521',
-    download_url='https://www.dropbox.com/s/bt6zty02h9ibufi/RESNET50_CBAM_new_name_wrap.pth?dl=0',
-    file_name='RESNET50_CBAM_new_name_wrap.pth', top1=77.622, top5=93.948, **COMMON,
+    download_url='https://drive.google.com/file/d/1mvAVvhLR_2XY_bPYxh-SEz4vDmGzSArO/view?usp=sharing',
+    file_name='RESNET50_CBAM_new_name_wrap.pth', top1=77.622, top5=93.948,
+    notes=(MOVED,), **COMMON,
 ))
 
 register_published(PublishedWeights(
@@ -86,8 +90,8 @@ register_published(PublishedWeights(
         rd_ratio=1 / 16, rd_rounding='floor', form='official', dilation=4, num_dilated_convs=2)),
     convert=bam_to_ours,
     paper='BAM: Bottleneck Attention Module (Park et al., BMVC 2018)', arxiv='1807.06514',
-    download_url='https://www.dropbox.com/s/esw0m8e3cjg7ex4/RESNET50_IMAGENET_BAM_best.pth.tar?dl=0',
+    download_url='https://drive.google.com/file/d/1auVf70gfL0ol40bvaX5rlbpn9cKIxhAL/view?usp=sharing',
     file_name='RESNET50_IMAGENET_BAM_best.pth.tar', top1=76.860, top5=93.416,
-    notes=("the authors' channel pooling is an H x H window: global only on square maps (224 x 224 input)",),
+    notes=("the authors' channel pooling is an H x H window: global only on square maps (224 x 224 input)", MOVED),
     **COMMON,
 ))

@@ -5,7 +5,8 @@ in every block after the last BN, before the addition (our default placement). T
 three Z-pool gates, each ``[max; mean]`` -> k x k conv (no bias) -> BN (momentum 0.01, eps 1e-5)
 -> sigmoid: ``ChannelGateH`` on the (N, H, C, W) rotation (our ``gate_cw``), ``ChannelGateW`` on
 the (N, W, H, C) rotation (``gate_hc``) and ``SpatialGate`` on the input (``gate_hw``); the three
-results are averaged. They publish k = 7 and k = 3 for ResNet-50 (ResNet-18: none published).
+results are averaged. They publish k = 7 and k = 3 for ResNet-50 and ResNet-18 (BasicBlocks: the
+module on ``planes`` channels after ``bn2``, the same place).
 
 Checkpoints: ``{'epoch', 'arch', 'state_dict', 'best_prec1', 'optimizer'}`` of a ``DataParallel``
 model (``module.`` keys).
@@ -28,19 +29,24 @@ def triplet_to_ours(state_dict: StateDict) -> StateDict:
     return rename_keys(unwrap_checkpoint(state_dict), RULES)
 
 
-# tag -> (kernel size, top-1, top-5, Google Drive id); the README reports errors, 100 - error here.
-for _tag, (_k, _top1, _top5, _drive) in {
-        'landskape_in1k': (7, 77.48, 93.674, '1ptKswHzVmULGbE3DuX6vMCjEbqwUvGiG'),
-        'landskape_k3_in1k': (3, 76.12, 93.062, '1W6aDE6wVNY9NwgcM7WMx_vRhG2-ZiMur')}.items():
+# (depth, tag) -> (kernel size, top-1, top-5, Google Drive path); the README reports errors, 100 - error here.
+PUBLISHED_FILES = {
+    (50, 'landskape_in1k'): (7, 77.48, 93.674, 'open?id=1ptKswHzVmULGbE3DuX6vMCjEbqwUvGiG'),
+    (50, 'landskape_k3_in1k'): (3, 76.12, 93.062, 'open?id=1W6aDE6wVNY9NwgcM7WMx_vRhG2-ZiMur'),
+    (18, 'landskape_in1k'): (7, 71.09, 89.99, 'file/d/1jIDfA0Psce10L06hU0Rtz8t7s2U1oqLH/view'),
+    (18, 'landskape_k3_in1k'): (3, 70.33, 89.58, 'file/d/1p3_s2kA5NFWqCtp4zvZdc91_2kEQhbGD/view'),
+}
+
+for (_depth, _tag), (_k, _top1, _top5, _drive) in PUBLISHED_FILES.items():
     register_published(PublishedWeights(
-        model='resnet50_triplet', tag=_tag,
+        model=f'resnet{_depth}_triplet', tag=_tag,
         model_args=dict(attn_stages=(0, 1, 2, 3), attn_position='block', attn_kwargs=dict(
             kernel_size=_k, pool_order='max_mean', bn_momentum=0.01, bn_eps=1e-5)),
         convert=triplet_to_ours,
         paper='Rotate to Attend: Convolutional Triplet Attention Module (Misra et al., WACV 2021)',
         arxiv='2010.03045', repo_url=REPO, license='mit',
-        download_url=f'https://drive.google.com/open?id={_drive}',
-        file_name=f'resnet50_triplet_attention_k{_k}.pth.tar', file_name_known=False, top1=_top1, top5=_top5,
+        download_url=f'https://drive.google.com/{_drive}',
+        file_name=f'resnet{_depth}_triplet_attention_k{_k}.pth.tar', file_name_known=False, top1=_top1, top5=_top5,
         reported_in="the authors' README (github.com/landskape-ai/triplet-attention), as 100 - top-1 error",
         notes=(f'kernel size {_k}; the file name on Google Drive is the authors\' choice: pass your download with '
                'pretrained_cfg_overlay=dict(file=...)',),
