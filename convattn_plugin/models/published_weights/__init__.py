@@ -13,6 +13,7 @@ with ``weights_only=True`` and converted by the tag's ``pretrained_filter_fn``.
 from . import bangguwu, jongchan, landskape, timm_se, zjjconan  # noqa: F401  (fill the registry)
 from . import bangguwu_mbv2, houqb_mbv2  # noqa: F401  (MobileNetV2 tags)
 from . import implus, wofmanaf  # noqa: F401  (SGE / SK-ResNet*, SA-ResNet tags)
+from . import cfzd  # noqa: F401  (FcaNet tags)
 from .key_rules import unwrap_checkpoint
 from .registry import PUBLISHED, PublishedWeights, get_published, list_published, register_published
 from .timm_cfgs import (PublishedWeightsMismatchError, check_converted, published_cfg, published_cfgs,

@@ -2,7 +2,8 @@
 
 * :func:`published_cfgs`: the pretrained cfg of every tag (``url`` / ``hf_hub_id`` empty,
   ``file`` the authors' file name, looked up in the working directory unless
-  ``pretrained_cfg_overlay=dict(file=...)`` says where it is); the family registers them
+  ``pretrained_cfg_overlay=dict(file=...)`` says where it is; a tag whose file has a direct,
+  stable URL sets ``url`` instead, and timm downloads it); the family registers them
   with its models, so ``timm.list_pretrained('*cbam*')`` lists them.
 * :func:`published_model_kwargs`: called by the family for every build: a published tag
   fixes the model arguments of the authors' architecture, adds :func:`published_filter_fn`,
@@ -21,6 +22,7 @@ from __future__ import annotations
 import copy
 import os
 from typing import Any, Iterable, Mapping, Optional
+from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
@@ -49,11 +51,17 @@ def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
         'license': entry.license, 'origin_url': entry.repo_url, 'paper_name': entry.paper,
         'paper_ids': tuple(f'arXiv:{p}' for p in ('1512.03385', entry.arxiv) if p),
         'description': f"{entry.model} with the authors' weights: {entry.reported}",
-        'notes': (f'download {entry.published_as} from {entry.download_url}, then '
-                  f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH))",
-                  *entry.notes),
+        'notes': (_how_to_load(entry), *entry.notes),
         **entry.cfg,
     }
+
+
+def _how_to_load(entry: PublishedWeights) -> str:
+    own_file = f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH))"
+    if entry.cfg.get('url'):  # a direct URL: timm downloads it into torch's hub cache
+        return (f'pretrained=True downloads {entry.published_as} from {entry.download_url} (torch hub cache); '
+                f'a copy you downloaded: {own_file}')
+    return f'download {entry.published_as} from {entry.download_url}, then {own_file}'
 
 
 def published_cfgs(names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -75,6 +83,12 @@ def _requested_tag(variant: str, pretrained_cfg: Any) -> Optional[str]:
 def _check_file(entry: PublishedWeights, kwargs: Mapping[str, Any]) -> None:
     overlay = kwargs.get('pretrained_cfg_overlay') or {}
     if overlay.get('url') or overlay.get('hf_hub_id') or overlay.get('state_dict') is not None:
+        return
+    url = entry.cfg.get('url')
+    if url and not overlay.get('file'):  # timm downloads it; a copy already in the cache is checked first
+        cached = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(urlparse(url).path))
+        if os.path.isfile(cached):
+            check_weights_file(cached)
         return
     path = overlay.get('file') or entry.file_name
     if not os.path.isfile(path):
