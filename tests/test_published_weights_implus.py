@@ -124,7 +124,8 @@ def test_other_depth_is_refused_listing_keys(tmp_path, one_thread):
       'missing (model has, file lacks): layer1.0.conv2.paths.1.conv.weight',
       'missing (model has, file lacks): layer1.0.conv2.attn.fc_select.weight']),
     ('resnet50_sk.implus_in1k', 'resnet50_shuffle.wofmanaf_in1k',
-     ['missing (model has, file lacks): layer2.3.se.gn.bias', 'unexpected (file has, model lacks): layer2.3.conv2g.weight',
+     ['missing (model has, file lacks): layer2.3.se.gn.bias',
+      'unexpected (file has, model lacks): layer2.3.conv2g.weight',
       'unexpected (file has, model lacks): layer2.3.conv_fc2.weight']),
 ])
 def test_another_architecture_is_refused_listing_keys(file_of, tag, listed, tmp_path, one_thread):
