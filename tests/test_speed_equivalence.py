@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from convattn_plugin.layers import CBAM, EfficientChannelAttn, GlobalContext, SqueezeExcite
-from convattn_plugin.layers.cbam import channel_max
+from convattn_plugin.layers.fast_paths import channel_max
 
 
 def ref_se(m: SqueezeExcite, x):
@@ -157,7 +157,7 @@ def test_no_graph_breaks(cls):
 
 def test_recomputed_gate_product_gradcheck():
     """Value and gradient of the recomputing product equal autograd's, in float64."""
-    from convattn_plugin.layers.gate_functions import gate_product_recomputed
+    from convattn_plugin.layers.fast_paths import gate_product_recomputed
     torch.manual_seed(0)
     x = torch.randn(2, 5, 3, 4, dtype=torch.float64, requires_grad=True)
     g = torch.rand(2, 5, 1, 1, dtype=torch.float64, requires_grad=True)
@@ -214,7 +214,7 @@ def test_cbam_keeps_one_feature_map_for_backward():
 
 
 def test_recomputing_path_only_in_eager_autograd():
-    from convattn_plugin.layers.gate_functions import keeps_less_for_backward
+    from convattn_plugin.layers.fast_paths import keeps_less_for_backward
     x = torch.randn(1, 4, 2, 2)
     assert not keeps_less_for_backward(x)                              # needs no gradient
     assert keeps_less_for_backward(x.requires_grad_(True))

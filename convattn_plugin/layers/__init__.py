@@ -1,9 +1,11 @@
 """Attention kinds in pure torch, one per file, and the registry that builds them.
 
 Nothing here imports timm, mmengine, mmcv or mmpretrain: the adapters that register
-these kinds into those frameworks live elsewhere in the package.
+these kinds into those frameworks live elsewhere in the package. The kinds' hand-written fast
+paths live in :mod:`.fast_paths`; ``with plain_forward():`` turns all of them off.
 """
 from .attention_ops import dot_product_attention
+from .fast_paths import FAST_PATHS, fast_paths_enabled, gate_derivative, plain_forward, register_gate_derivative
 from .helpers import AttentionModule, GateBatchNorm2d, GatingModule, check_channels, reduced_channels
 from .registry import (
     AttentionInfo, accepted_options, create_attn, get_attn, get_attn_info, list_attentions, register_attention,

@@ -26,43 +26,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_choice, check_flag, check_int, check_number
-from .gate_functions import gate_product_recomputed, keeps_less_for_backward, max_over_positions
+from .fast_paths import channel_max, gate_product_recomputed, keeps_less_for_backward, max_over_positions
 from .helpers import GatingModule, apply_gate, GateBatchNorm2d, reduced_channels
 from .registry import register_attention
 
 # FX records these functions as calls instead of tracing into their shape/grad-mode branches.
 torch.fx.wrap('apply_gate')
+torch.fx.wrap('channel_max')
 
-__all__ = ['CBAM', 'SpatialGate', 'channel_max']
-
-
-@torch.fx.wrap
-def channel_max(x: torch.Tensor) -> torch.Tensor:
-    """``x.amax(1, keepdim=True)``; on small maps, as maxima of channel halves.
-
-    A reduction over the channel axis of an NCHW tensor is slow on CPUs when H*W is
-    small (at 7x7, 6x slower than the mean); there, ``log2(C)`` element-wise maxima of
-    the two halves read contiguous memory and give the same values. On larger maps
-    ``amax`` is as fast and allocates less. Under autograd ``max`` with indices is used:
-    the halves (or ``amax``'s input) would be kept for backward, the indices are smaller.
-    Under ``torch.export`` / ``torch.compile``
-    ``amax`` is used too: the test on H*W would become a guard on the traced sizes.
-    """
-    if not torch.jit.is_scripting():
-        if torch.compiler.is_compiling():
-            return x.amax(1, keepdim=True)
-    c = x.shape[1]
-    if torch.is_grad_enabled() and x.requires_grad:
-        # max with indices keeps the indices for backward; amax would keep all of x.
-        return torch.max(x, dim=1, keepdim=True)[0]
-    # Largest H*W with pairwise maxima: 64 (7x7 and 8x8 maps, ResNet's last stage).
-    if c == 1 or x.shape[2] * x.shape[3] > 64 or not x.is_contiguous():
-        return x.amax(1, keepdim=True)
-    while c > 1:
-        h = (c + 1) // 2  # for odd c the halves share the middle channel: max is idempotent
-        x = torch.maximum(x[:, :h], x[:, c - h:])
-        c = h
-    return x
+__all__ = ['CBAM', 'SpatialGate']
 
 
 POOL_ORDERS = ['mean_max', 'max_mean']

@@ -9,6 +9,11 @@ channel count: ``t = int(|log2(C) / gamma + b / gamma|)``, ``k = t`` if ``t`` is
 A fixed ``kernel_size`` overrides the rule: the authors' released ImageNet checkpoints fix
 k per stage (e.g. 3, 5, 5, 7 for ResNet-50, where the rule gives 5, 5, 5, 7), so the model
 builders pass each stage its own value. The 1-D convolution has no bias, as theirs.
+
+Fast path (:mod:`~convattn_plugin.layers.fast_paths`, off under ``plain_forward()``): in eager
+training a hand-written backward of the whole product. It takes the gate's derivative from
+``gate_derivative(self.gate)`` (the sigmoid's is registered); a gate without a registered
+derivative (``m.gate = nn.SiLU()``) runs the plain form, which autograd differentiates.
 """
 
 import math
@@ -16,10 +21,9 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .checks import MAX_KERNEL_SIZE, check_int, check_number
-from .gate_functions import fused_backward_applies
+from .fast_paths import eca_product
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -73,69 +77,9 @@ class EfficientChannelAttn(GatingModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         if not torch.jit.is_scripting():
-            if fused_backward_applies(x):
-                # Eager fp32 training: one backward pass sums the gradient through the gate
-                # and through the mean (autograd writes and re-reads one more feature map).
-                return _EcaProduct.apply(x, self.conv.weight, self.conv, self.gate)
+            # Eager fp32/fp64 training: one backward pass sums the gradient through the gate
+            # and through the mean (autograd writes and re-reads one more feature map).
+            out = eca_product(x, self.conv, self.gate)
+            if out is not None:
+                return out
         return apply_gate(x, self.channel_gate(x), self.inplace)
-
-
-class _EcaProduct(torch.autograd.Function):
-    """``x * sigmoid(conv1d(mean_hw(x)))`` with a backward that writes ``x``'s gradient once.
-
-    Autograd computes ``grad * g`` and the mean's broadcast gradient as two feature maps and
-    adds them; here one ``addcmul`` does both. Values and gradients equal the plain form
-    (``torch.autograd.gradcheck`` in float64, tests/test_layers_fidelity.py). The convolution
-    and the sigmoid run as the module's ``conv`` and ``gate`` submodules, so their forward
-    hooks (attention maps, feature extraction) fire as in the plain form; ``weight`` is
-    ``conv.weight``, passed so that it receives its gradient here.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, conv: nn.Module, gate: nn.Module) -> torch.Tensor:
-        n, c = x.shape[:2]
-        pooled = x.mean((2, 3)).view(n, 1, c)
-        g = gate(conv(pooled))
-        ctx.save_for_backward(x, weight, pooled, g)
-        return x * g.view(n, c, 1, 1)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        x, weight, pooled, g = ctx.saved_tensors
-        n, c, h, w = x.shape
-        padding = weight.shape[-1] // 2
-        grad_y = (grad * x).sum((2, 3)).view(n, 1, c).mul_(g * (1 - g))  # through the sigmoid
-        if x.device.type == 'cpu':
-            grad_pooled, grad_weight = _conv1d_backward_by_shifts(grad_y, pooled, weight)
-        else:  # both gradients of the 1-D convolution in one call, as autograd's own backward
-            grad_pooled, grad_weight, _ = torch.ops.aten.convolution_backward(
-                grad_y, pooled, weight, None, [1], [padding], [1], False, [0], 1,
-                [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False])
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.addcmul(grad_pooled.view(n, c, 1, 1).div_(h * w), grad, g.view(n, c, 1, 1))
-        return grad_x, grad_weight, None, None
-
-
-def _conv1d_backward_by_shifts(grad_y: torch.Tensor, pooled: torch.Tensor, weight: torch.Tensor):
-    """Both gradients of ``conv1d(pooled, weight, padding=k // 2)`` on ``(N, 1, C)``, as ``k``
-    shifted multiply-adds.
-
-    On a CPU oneDNN's convolution backward of one row of ``C`` values has a large fixed and
-    per-length cost (at ``C`` = 64 to 2048 several times these ``2k`` small operations). With
-    ``y[i] = sum_t w[t] pooled[i + t - p]``: ``d pooled[j] = sum_t w[t] grad_y[j - t + p]``
-    and ``d w[t] = sum_i grad_y[i] pooled[i + t - p]``.
-    """
-    n, _, c = pooled.shape
-    k = weight.shape[-1]
-    p = k // 2
-    taps = weight.view(k)
-    grad = grad_y.reshape(n, c)
-    padded_grad = F.pad(grad, (p, p))                  # padded_grad[:, j + p] == grad[:, j]
-    padded_in = F.pad(pooled.reshape(n, c), (p, p))
-    grad_pooled = padded_grad[:, 2 * p:2 * p + c] * taps[0]
-    for t in range(1, k):
-        grad_pooled.addcmul_(padded_grad[:, 2 * p - t:2 * p - t + c], taps[t])
-    grad_weight = torch.stack([(padded_in[:, t:t + c] * grad).sum() for t in range(k)])
-    return grad_pooled.view(n, 1, c), grad_weight.view_as(weight)
-

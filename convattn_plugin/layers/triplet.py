@@ -8,12 +8,16 @@ convolution with BN and a sigmoid, and gates the rotated tensor. The three resul
 averaged. Default k = 7. Options for the authors' released weights: ``bn_momentum``
 (theirs 0.01; default 0.1, torch's, which only matters in training) and ``bn_eps``
 (1e-5, as theirs). ``pool_order='mean_max'`` gives CBAM's order instead.
+
+Fast path (:mod:`~convattn_plugin.layers.fast_paths`, off under ``plain_forward()``, which runs
+:meth:`TripletAttention.rotating_forward`): one product with the sum of the back-rotated gates;
+the Z-pool's maxima as in CBAM.
 """
 
 import torch
 
 from .cbam import SpatialGate
-from .gate_functions import max_along
+from .fast_paths import fast_paths_enabled, max_along
 from .helpers import GatingModule, apply_gate
 from .registry import register_attention
 
@@ -57,16 +61,27 @@ class TripletAttention(GatingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        # The paper (and the authors' code) rotates x twice, gates each rotation and rotates
-        # the products back: (x * g_hw + rot_cw^-1(rot_cw(x) * g_cw) + rot_hc^-1(...)) / 3.
-        # A rotation's gate, rotated back, is a gate of x broadcast along the axis it pooled,
-        # so this is x * (g_hw + g_cw + g_hc) / 3 with only the small pooled maps rotated:
-        # no copy of x, one product instead of three (equal up to rounding; tested against the
-        # rotating form in tests/test_layers_fidelity.py).
+        if not torch.jit.is_scripting():
+            if not fast_paths_enabled():
+                return self.rotating_forward(x)
+        # The fast path 'triplet_summed_gates': a rotation's gate, rotated back, is a gate of x
+        # broadcast along the axis it pooled, so the paper's form (rotating_forward) is
+        # x * (g_hw + g_cw + g_hc) / 3 with only the small pooled maps rotated: no copy of x,
+        # one product instead of three.
         g_cw = self.gate_cw.from_pooled(self._z_pool(x, 2)).permute(0, 2, 1, 3)  # (N, C, 1, W)
         g_hc = self.gate_hc.from_pooled(self._z_pool(x, 3).transpose(2, 3)).permute(0, 3, 2, 1)  # (N, C, H, 1)
         gates = (self.gate_hw(x) + g_cw + g_hc).mul_(1.0 / 3.0)
         return _gate_with_own_map(x, gates, self.inplace)
+
+    def rotating_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The paper's (and the authors') form: gate x and two rotations of it, rotate back, average."""
+        out_cw = self._rotated_branch(self.gate_cw, x.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
+        out_hc = self._rotated_branch(self.gate_hc, x.permute(0, 3, 2, 1)).permute(0, 3, 2, 1)
+        return (self._rotated_branch(self.gate_hw, x) + out_cw + out_hc) / 3
+
+    @staticmethod
+    def _rotated_branch(gate: SpatialGate, t: torch.Tensor) -> torch.Tensor:
+        return t * gate(t)
 
     def _z_pool(self, x: torch.Tensor, dim: int) -> torch.Tensor:
         """``[max; mean]`` of ``x`` over ``dim`` (2 or 3) as a 2-channel map (``pool_order``)."""
