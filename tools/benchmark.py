@@ -86,7 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='result files: .csv (table) and/or .json (everything, per-round times included); '
                         'default outputs/benchmark.csv outputs/benchmark.json (none with --from-json)')
     p.add_argument('--plot', default='outputs/benchmark.png', help='PNG of the overheads ("" for none)')
-    p.add_argument('--markdown', action='store_true', help='print Markdown tables (for README.md)')
+    p.add_argument('--markdown', action='store_true', help='print Markdown tables (as in docs/cost.md)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     p.add_argument('--from-json', default=None, metavar='JSON',
                    help='measure nothing: tables and plot of an earlier run\'s .json')

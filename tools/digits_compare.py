@@ -5,7 +5,7 @@ the last checkpoint (as separate processes, as a user would), shows the training
 (epoch, iteration, loss, time left), and prints both top-1 accuracies on the 360 test
 images with the machine, the thread count and the wall time:
 
-    python tools/digits_compare.py                 # about 1 min on 2 idle CPU cores
+    python tools/digits_compare.py                 # times measured with it: docs/openmmlab.md
     python tools/digits_compare.py --tools project # the same through this repo's tools/
 
 Each training process uses OMP_NUM_THREADS threads if you set it, else every available

@@ -1,4 +1,4 @@
-"""Print the README's model table: params and GFLOPs of every family, plain backbone beside.
+"""Print the model table of docs/timm_models.md: params and GFLOPs of every family, plain backbone beside.
 
     python tools/model_table.py [--backbones resnet50 vgg16] [--img-size 224]
 

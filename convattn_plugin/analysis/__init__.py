@@ -8,7 +8,7 @@ Costs:
   :mod:`.bench_modes` (inference, training step, compiled), :mod:`.memory` (peak memory),
   :mod:`.machine` (where it ran), :mod:`.bench_report` (tables, files), :mod:`.bench_plot`,
   :mod:`.bench_session` (what ``tools/benchmark.py`` runs).
-* :mod:`.model_table` -- the README's params/FLOPs table.
+* :mod:`.model_table` -- the params/FLOPs table of docs/timm_models.md.
 
 Where attention looks:
 

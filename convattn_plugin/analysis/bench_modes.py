@@ -51,7 +51,7 @@ def room_for_compiled_models(count: int) -> ContextManager:
     (plain, ours, timm's kind) needs its own compiled version of it; dynamo keeps at most
     ``torch.compiler.config.recompile_limit`` (8 by default) versions of one code object
     and runs it eagerly beyond that: a run of the plain ResNet-18 and 8 variants timed the
-    9th uncompiled (timm's ``gc`` at +50.8 %, compiled in 0.2 s). The limit is raised to
+    9th uncompiled (timm's ``gc``; docs/cost.md, "Compiled inference"). The limit is raised to
     ``count`` for the region. Without that setting (older torch) nothing changes and a
     warning says so.
     """

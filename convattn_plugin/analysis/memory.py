@@ -8,8 +8,7 @@
   freed inside it, children excluded) and its start time; adding them up in time order
   gives the bytes live after each operator, and the largest of these is the peak. A
   temporary that lives and dies inside one operator is netted out, so the CPU figure is
-  the peak at operator granularity (measured here within 1-2 % of the allocation-level
-  peak for a ResNet training step).
+  the peak at operator granularity, never above the allocation-level peak.
 
 Both count tensors only, not the framework's own buffers.
 """

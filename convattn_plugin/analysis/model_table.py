@@ -1,4 +1,4 @@
-"""The README's model table: params and GFLOPs of every family, the plain backbone beside.
+"""The model table of docs/timm_models.md: params and GFLOPs of every family, the plain backbone beside.
 
 One table per family (``resnet{18,34,50,101,152}_{kind}``, ``vgg{11,13,16,19}[_bn]_{kind}``),
 one row per attention kind, figures for one backbone of the family. FLOPs come from
@@ -100,7 +100,7 @@ def family_table(backbone: str, img_size: int = 224) -> list[str]:
 
 
 def model_tables(backbones=('resnet50', 'vgg16'), img_size: int = 224) -> str:
-    """Every family's table and the footnote, as the README shows them."""
+    """Every family's table and the footnote, as docs/timm_models.md shows them."""
     if isinstance(img_size, bool) or not isinstance(img_size, int) or img_size < 1:
         raise ValueError(f'img_size must be a positive int, got {img_size!r}')
     blocks = ['\n'.join(family_table(b, img_size)) for b in backbones]

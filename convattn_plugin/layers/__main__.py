@@ -28,7 +28,7 @@ def attention_table(channels: int) -> list[dict]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog='python -m convattn_plugin.layers', description=__doc__.splitlines()[0])
     parser.add_argument('--channels', type=int, default=256, help='channel count for the parameter column')
-    parser.add_argument('--markdown', action='store_true', help='print a Markdown table (as in README.md)')
+    parser.add_argument('--markdown', action='store_true', help='print a Markdown table (as in docs/layers.md)')
     args = parser.parse_args(argv)
     rows = attention_table(args.channels)
     header = ['kind', 'paper', 'arXiv', f'params @ C={args.channels}', 'default placement']
