@@ -9,4 +9,4 @@ _base_ = [
     '../_base_/det/default_runtime.py',
 ]
 model = dict(backbone=dict(
-    plugins=[dict(cfg=dict(type='ConvAttnCBAM'), stages=(False, True, True, True), position='after_conv3')]))
+    plugins=[dict(cfg=dict(type='ConvAttnCbam'), stages=(False, True, True, True), position='after_conv3')]))

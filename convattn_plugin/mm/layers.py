@@ -1,10 +1,13 @@
 """Every attention kind as a layer in mmengine's root ``MODELS`` registry.
 
-Kind ``k`` (class ``C`` in :mod:`convattn_plugin.layers`) is registered as
-``'ConvAttn' + C.__name__``: ``cbam`` -> ``ConvAttnCBAM``, ``eca`` ->
-``ConvAttnEfficientChannelAttn``, ``nonlocal`` -> ``ConvAttnNonLocal2d`` (mmcv's own
-``NonLocal2d``, ``ContextBlock`` and ``GeneralizedAttention`` stay untouched).
-:func:`mm_layer_name` gives the name of a kind, :func:`mm_layer_names` the whole table.
+The name derives from the kind's registry name, as every other name does (timm model
+``resnet50_eca``, config ``resnet50-eca_...``): ``'ConvAttn'`` followed by the kind with the
+first letter of each ``_``-separated part in upper case. ``cbam`` -> ``ConvAttnCbam``, ``eca``
+-> ``ConvAttnEca``, ``nonlocal`` -> ``ConvAttnNonlocal``, a user's ``my_gate`` ->
+``ConvAttnMyGate``. The prefix keeps them apart from mmcv's own ``NonLocal2d``,
+``ContextBlock`` and ``GeneralizedAttention``, which stay untouched. :func:`mm_layer_name`
+gives the name of a kind, :func:`mm_layer_names` the whole table. (Before issue 21 the names
+followed the Python class, ``ConvAttnEfficientChannelAttn`` for ``eca``; those are gone.)
 
 The registered class is a thin subclass of the pure-torch one that also accepts mmcv's
 plugin convention, ``in_channels=`` instead of ``channels``, so mmdet / mmseg backbones
@@ -32,8 +35,13 @@ MM_LAYER_PREFIX = 'ConvAttn'
 
 
 def mm_layer_name(kind: str) -> str:
-    """Registry name of attention ``kind`` in mmengine's ``MODELS``."""
-    return MM_LAYER_PREFIX + get_attn_info(kind).cls.__name__
+    """Registry name of attention ``kind`` in mmengine's ``MODELS``: ``'eca'`` -> ``'ConvAttnEca'``.
+
+    Raises:
+        ValueError: ``kind`` is not a registered kind (the message lists them).
+    """
+    kind = get_attn_info(kind).name
+    return MM_LAYER_PREFIX + ''.join(part[:1].upper() + part[1:] for part in kind.split('_'))
 
 
 def mm_layer_names() -> dict[str, str]:
@@ -84,8 +92,14 @@ def register_attention_layers() -> dict[str, str]:
     Returns the ``{kind: registry name}`` table.
     """
     module = sys.modules[__name__]
-    for kind in list_attentions():
-        name = mm_layer_name(kind)
+    table = mm_layer_names()
+    taken: dict[str, str] = {}
+    for kind, name in table.items():
+        if name in taken:  # e.g. 'x_1' and 'x1' both give ConvAttnX1
+            raise ValueError(f'attention kinds {taken[name]!r} and {kind!r} both give the mmengine layer name '
+                             f'{name!r}; rename one of them (register_attention)')
+        taken[name] = kind
+    for kind, name in table.items():
         existing = MODELS.module_dict.get(name)
         if existing is not None:
             if getattr(existing, '__module__', '') != __name__:
@@ -95,4 +109,4 @@ def register_attention_layers() -> dict[str, str]:
         cls = _mm_layer_class(kind)
         setattr(module, name, cls)  # importable by name, so modules holding it pickle
         MODELS.register_module(name=name, module=cls, force=True)
-    return mm_layer_names()
+    return table

@@ -51,7 +51,7 @@ def test_leaf_loads_with_our_imports_and_scope(path):
     backbone = cfg.model.backbone
     if 'plugin' in path.stem:  # their own ResNet, our layer as an mmcv plugin
         assert backbone.type in ('ResNet', 'ResNetV1c')
-        assert [p['cfg']['type'] for p in backbone.plugins] in (['ConvAttnCBAM'], ['ConvAttnGlobalContext'])
+        assert [p['cfg']['type'] for p in backbone.plugins] in (['ConvAttnCbam'], ['ConvAttnGc'])
     else:
         assert backbone.type == 'ConvAttnResNet'
         expected = 'cbam' if '-cbam' in path.stem else 'gc' if '-gc' in path.stem else None
