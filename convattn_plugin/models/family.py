@@ -1,5 +1,20 @@
 """A backbone family described once, and its ``{arch}_{kind}`` names registered into timm.
 
+The grammar of every generated model name, here and nowhere else:
+
+* ``{arch}_{kind}``: ``arch`` is a backbone of a family (``resnet18``, ``vgg16_bn``,
+  ``mobilenetv2_100``; the keys of :attr:`ModelFamily.archs`), ``kind`` a registered attention
+  kind (``convattn_plugin.layers.list_attentions()``). ``resnet18_cbam`` is ResNet-18 with CBAM.
+* ``{arch}_{kind}.{tag}``: timm's pretrained tag. ``.untrained`` (the default tag) has no
+  weights; a tag of published weights is ``{source}[_{variant}]_{data}``, e.g.
+  ``resnet50_eca.bangguwu_in1k`` (the authors' weights, ImageNet-1k) or
+  ``resnet18_triplet.landskape_k3_in1k`` (their k = 3 variant).
+
+:func:`register_family_kind` (called once per family and kind when ``import convattn_plugin``
+runs) builds the entry points, so no source file spells a name out: ``docs/models.md`` lists
+every one (``git grep resnet18_cbam`` finds it there; ``python -m convattn_plugin.models
+--markdown`` prints it, and a test keeps the two equal).
+
 A :class:`ModelFamily` says everything that differs between ResNet and VGG: the
 architectures, how to build one with attention, its stages, its cfg entries and what the
 entry points' docstrings say. :func:`register_family_kind` turns a family and a kind into
