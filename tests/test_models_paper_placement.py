@@ -103,14 +103,25 @@ def test_fca_gets_the_authors_dct_size_per_stage_and_attn_kwargs_override():
     assert block.dct_size == 7  # the per-stage sizes come with the paper's placement only
 
 
-def test_sk_default_is_conv2_in_bottlenecks_and_the_se_slot_in_basic_blocks():
+def test_sk_default_is_conv2_in_bottlenecks_and_after_act1_in_basic_blocks():
     sk = get_attn_info('sk').cls
     model = timm.create_model('resnet50_sk', device='meta')
     assert all(type(b.conv2) is sk and b.se is None for n in LAYERS for b in model.get_submodule(n))
     assert [model.get_submodule(f'{n}.0.conv2').stride for n in LAYERS] == [1, 2, 2, 2]
     model = timm.create_model('resnet18_sk', device='meta')  # the SK authors have no BasicBlock unit
-    assert [n for n, m in model.named_modules() if type(m) is sk] == [f'{n}.{j}.se' for n in LAYERS for j in range(2)]
-    assert all(type(b.conv2) is torch.nn.Conv2d and type(b.se) is sk for n in LAYERS for b in model.get_submodule(n))
+    names = [n for n, m in model.named_modules() if type(m) is sk]
+    assert names == [f'{n}.{j}.act1.attn' for n in LAYERS for j in range(2)]
+    assert all(type(b.conv2) is torch.nn.Conv2d and b.se is None for n in LAYERS for b in model.get_submodule(n))
+
+
+def test_sk_in_a_basic_block_trains_from_timms_zero_initialised_bn2():
+    # In the se slot the unit would follow bn2, whose weight timm zero-initialises: its ReLU-ended
+    # branches then pass no gradient back, and bn2 stays 0 (the block never trains).
+    torch.manual_seed(0)
+    model = timm.create_model('resnet18_sk', num_classes=3)
+    assert not model.layer2[1].bn2.weight.any()
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    assert model.layer2[1].bn2.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize('name, blocks', [('resnet18_psa', 2), ('resnet50_psa', 3)])

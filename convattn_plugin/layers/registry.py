@@ -55,7 +55,7 @@ _PAPER_PLACEMENT_TEXT = {
     'nonlocal': 'ResNet: after layer3; VGG: last stage',
     'dualattn': 'ResNet: after layer4; VGG: last stage',
     'fca': 'ResNet: every block of layer1-4; DCT size 56, 28, 14, 7 by stage; VGG: every stage',
-    'sk': 'ResNet: every block of layer1-4, in place of conv2 (bottlenecks; basic blocks: after bn2); '
+    'sk': 'ResNet: every block of layer1-4, in place of conv2 (bottlenecks; basic blocks: after act1); '
           'VGG: every stage',
     'psa': 'ResNet: every block of layer1-4, after act1; VGG: every stage',
 }

@@ -5,8 +5,8 @@ its paper (or its authors' ImageNet code) puts it in a ResNet (``attn_position='
 :data:`PAPER_PLACEMENT`): ``bam`` once on the outputs of layer1..layer3, ``simam`` in every
 block after conv2 and before bn2, ``gc`` in the blocks of layer2..layer4, ``nonlocal`` once
 after layer3, ``dualattn`` once after layer4, ``sk`` in place of every bottleneck's 3x3 conv
-(``attn_position='conv2'``, with its BN and ReLU; ``layer{i}.{j}.conv2.*``, SKNet's placement; the
-BasicBlocks of ResNet-18/34, for which the SK authors define no unit, get it in the ``se`` slot),
+(``attn_position='conv2'``, with its BN and ReLU; ``layer{i}.{j}.conv2.*``, SKNet's placement; in
+the BasicBlocks of ResNet-18/34, for which the SK authors define no unit, after ``act1``),
 ``psa`` after every block's ``act1`` (``'after_act1'``, ``layer{i}.{j}.act1.attn.*``, the PSA
 authors' placement in their HRNet BasicBlocks). ``fca`` gets the authors' DCT size per stage (56, 28, 14, 7:
 their ImageNet maps at 224 px, :data:`PAPER_STAGE_OPTIONS`). Every other kind goes in every block's ``se``
@@ -77,13 +77,15 @@ PAPER_PLACEMENT: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {
     'sk': ('conv2', None),               # SKNet: the SK unit replaces each bottleneck's 3x3 conv
     'psa': ('after_act1', None),         # PSA_s after the first conv + BN + ReLU of each block
 }
-# Kinds placed 'conv2' by their paper go in the se slot of a BasicBlock (resnet18_sk, resnet34_sk:
-# an SK unit at stride 1 after bn2, before the addition). The SK authors have no ResNet-18/34: they
+# Kinds placed 'conv2' by their paper go after act1 in a BasicBlock (resnet18_sk, resnet34_sk: an SK
+# unit at stride 1 between conv1 + bn1 + ReLU and conv2). The SK authors have no ResNet-18/34: they
 # define SK units for bottlenecks only (SKNet-26/50/101 are ResNeXt bottlenecks, implus/SKNet
 # prototxts; implus/PytorchInsight resnet_sk.py keeps its BasicBlock plain: "TODO sknet for
-# basicblocks"). timm's skresnet18/34 put SK in place of conv1, in -> out channels with the stride,
-# which this same-channel unit cannot stand for.
-BASIC_BLOCK_FALLBACK = {'conv2': 'block'}
+# basicblocks"). timm's skresnet18/34 put SK in place of conv1 (in -> out channels, with the
+# stride), which this same-channel unit cannot stand for: it goes right after conv1 instead. Not in
+# the se slot: that follows timm's zero-initialised bn2, and the unit's ReLU-ended branches pass no
+# gradient back from an all-zero input, so the block's branch would never train.
+BASIC_BLOCK_FALLBACK = {'conv2': 'after_act1'}
 # Options of the paper's ImageNet ResNets that differ from the kind's own default, used with
 # attn_position='paper' under attn_kwargs / attn_stage_kwargs: SimAM's authors trained their
 # ImageNet ResNets with lambda 0.1 (the layer keeps 1e-4, their CIFAR value).
@@ -118,7 +120,7 @@ def describe_placement(kind: str, attn_position: str = 'paper',
     if position == 'stage_end':
         return f'after {_span(stages)}'
     where = {'before_bn2': ', before bn2', 'after_act1': ', after act1',
-             'conv2': ', in place of conv2 (bottlenecks; basic blocks: after bn2)'}.get(position, '')
+             'conv2': ', in place of conv2 (bottlenecks; basic blocks: after act1)'}.get(position, '')
     return f'every block of {_span(stages)}{where}'
 
 
