@@ -16,7 +16,7 @@ from published_reference.mobilenetv2_reference import MBV2_CA
 import convattn_plugin  # noqa: F401  (registers the models and tags)
 from convattn_plugin.layers import get_attn_info, list_attentions
 from convattn_plugin.models import MOBILENETV2_ARCHS
-from convattn_plugin.models.published_weights import PublishedWeightsMismatchError
+from convattn_plugin.models import ArchitectureMismatchError
 
 IMG = 64
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -117,11 +117,21 @@ def test_authors_ca_file_gives_authors_logits(tmp_path, classifier_in_sequential
     assert cfg['license'] == 'mit' and '74.30%' in cfg['description'] and cfg['first_conv'] == 'conv_stem'
 
 
+def test_tag_with_other_num_classes_keeps_the_authors_backbone(tmp_path):
+    reference, path = _authors_file(tmp_path, classifier_in_sequential=True)
+    ours = timm.create_model('mobilenetv2_100_coord.houqb_in1k', pretrained=True, num_classes=3,
+                             pretrained_cfg_overlay=dict(file=str(path)))
+    assert ours.get_classifier().out_features == 3
+    theirs = dict(reference.state_dict())
+    conv_stem = ours.conv_stem.weight
+    assert any(torch.equal(conv_stem, v) for v in theirs.values() if v.shape == conv_stem.shape)
+
+
 def test_another_architecture_is_refused_listing_keys(tmp_path):
     # timm's plain MobileNetV2-1.0: the same backbone keys, no CA.
     path = tmp_path / 'other.pth'
     torch.save(timm.create_model('mobilenetv2_100').state_dict(), path)
-    with pytest.raises(PublishedWeightsMismatchError) as e:
+    with pytest.raises(ArchitectureMismatchError) as e:
         timm.create_model('mobilenetv2_100_coord.houqb_in1k', pretrained=True,
                           pretrained_cfg_overlay=dict(file=str(path)))
     assert 'missing (model has, file lacks): blocks.1.0.se.conv1.weight' in str(e.value)
@@ -157,6 +167,6 @@ def test_authors_eca_file_gives_authors_logits(tmp_path):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     # The CA authors' file is another architecture for this tag: refused with its keys.
     _, ca_path = _authors_file(tmp_path)
-    with pytest.raises(PublishedWeightsMismatchError, match='blocks.1.0.bn3.act.attn.conv.weight'):
+    with pytest.raises(ArchitectureMismatchError, match='blocks.1.0.bn3.act.attn.conv.weight'):
         timm.create_model('mobilenetv2_100_eca.bangguwu_in1k', pretrained=True,
                           pretrained_cfg_overlay=dict(file=str(ca_path)))

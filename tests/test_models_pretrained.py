@@ -8,7 +8,7 @@ import torchvision
 from safetensors.torch import save_file
 
 import convattn_plugin  # noqa: F401  (registers the models)
-from convattn_plugin.models import add_attention, load_backbone_weights
+from convattn_plugin.models import ArchitectureMismatchError, add_attention, load_backbone_weights
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -63,8 +63,9 @@ def test_new_classifier_and_no_classifier(resnet18_files):
 
 def test_wrong_backbone_is_an_error(resnet18_files):
     path, _ = resnet18_files['timm']
-    with pytest.raises(ValueError, match=r'does not cover the backbone.*missing \(layer1\.2\.'):
+    with pytest.raises(ArchitectureMismatchError, match=r'does not cover the backbone.*missing \(layer1\.2\.') as e:
         load_backbone_weights(timm.create_model('resnet34_se', device='meta'), path)
+    assert 'layer1.2.conv1.weight' in e.value.report.missing_keys  # the whole difference, key by key
 
 
 def test_strict_false_reports_instead_of_raising(resnet18_files):

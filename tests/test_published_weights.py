@@ -16,7 +16,8 @@ from published_reference import authors_resnet, randomize_, save_like_authors
 
 import convattn_plugin  # noqa: F401  (registers the models and tags)
 from convattn_plugin.checkpoint import CompressedCheckpointError, HashMismatchError, NonFiniteWeightsError, sha256_of
-from convattn_plugin.models.published_weights import PUBLISHED, PublishedWeightsMismatchError
+from convattn_plugin.models import ArchitectureMismatchError
+from convattn_plugin.models.published_weights import PUBLISHED
 
 SIZE = 64
 
@@ -128,7 +129,7 @@ def test_tag_refuses_a_conflicting_option():
 
 def test_other_depth_is_refused_listing_keys(tmp_path, one_thread):
     _, path = _authors_file(tmp_path, 18, 'eca', ECA_K[18], False, 'best_prec1')
-    with pytest.raises(PublishedWeightsMismatchError) as e:
+    with pytest.raises(ArchitectureMismatchError) as e:
         timm.create_model('resnet34_eca.bangguwu_in1k', pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
     assert 'missing (model has, file lacks): layer1.2.conv1.weight' in str(e.value)
     assert 'layer4.2.se.conv.weight' in str(e.value)
@@ -137,7 +138,7 @@ def test_other_depth_is_refused_listing_keys(tmp_path, one_thread):
 def test_other_kernel_sizes_are_refused_with_shapes(tmp_path, one_thread):
     # What the authors' eca_resnet18 builder makes whatever k_size says: kernel 3 everywhere.
     _, path = _authors_file(tmp_path, 18, 'eca', (3, 3, 3, 3), False, 'best_prec1')
-    with pytest.raises(PublishedWeightsMismatchError, match=r'shape: layer2.0.se.conv.weight: model \(1, 1, 5\), '
+    with pytest.raises(ArchitectureMismatchError, match=r'shape: layer2.0.se.conv.weight: model \(1, 1, 5\), '
                                                             r'file \(1, 1, 3\)'):
         timm.create_model('resnet18_eca.bangguwu_in1k', pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
 

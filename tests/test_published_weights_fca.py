@@ -14,7 +14,8 @@ from published_reference.fcanet_reference import C2WH, fcanet, save_like_fcanet
 
 import convattn_plugin  # noqa: F401  (registers the models and tags)
 from convattn_plugin.layers.fca import dct_filters, frequency_indices
-from convattn_plugin.models.published_weights import PUBLISHED, PublishedWeightsMismatchError
+from convattn_plugin.models import ArchitectureMismatchError
+from convattn_plugin.models.published_weights import PUBLISHED
 
 SIZE = 64
 RELEASE = 'https://github.com/cfzd/FcaNet/releases/download/v1.0'
@@ -121,7 +122,7 @@ def _other_filters_in_layer1(model):
 
 def test_other_dct_filters_are_refused_listing_every_key(tmp_path, one_thread):
     _, path = _authors_file(tmp_path, 34, edit=_other_filters_in_layer1)
-    with pytest.raises(PublishedWeightsMismatchError, match='3 DCT filter buffers') as e:
+    with pytest.raises(ArchitectureMismatchError, match='3 DCT filter buffers') as e:
         _load(34, path)
     for key in ('layer1.0.se.dct_layer.weight', 'layer1.1.se.dct_layer.weight', 'layer1.2.se.dct_layer.weight'):
         assert key in str(e.value)
@@ -133,13 +134,13 @@ def test_learned_filters_are_refused(tmp_path, one_thread):
     def learned(model):
         model.layer4[0].att.dct_layer.weight.add_(0.05)
     _, path = _authors_file(tmp_path, 34, edit=learned)
-    with pytest.raises(PublishedWeightsMismatchError, match=r'layer4\.0\.se\.dct_layer\.weight: max difference 0\.05'):
+    with pytest.raises(ArchitectureMismatchError, match=r'layer4\.0\.se\.dct_layer\.weight: max difference 0\.05'):
         _load(34, path)
 
 
 def test_other_depth_is_refused_listing_keys(tmp_path, one_thread):
     _, path = _authors_file(tmp_path, 34)
-    with pytest.raises(PublishedWeightsMismatchError) as e:
+    with pytest.raises(ArchitectureMismatchError) as e:
         _load(50, path)
     message = str(e.value)
     assert 'missing (model has, file lacks): layer1.0.conv3.weight' in message
@@ -153,7 +154,7 @@ def test_another_dct_size_is_refused_by_shape(tmp_path, one_thread):
     for k in [k for k in state if k.startswith('layer1.') and k.endswith('dct_layer.weight')]:
         state[k] = dct_filters(64, 14, frequency_indices('top', 16, 14)).float()  # filters of a 14x14 map
     torch.save(state, path)
-    with pytest.raises(PublishedWeightsMismatchError, match=r'shape: layer1\.0\.se\.dct_layer\.weight: model '
+    with pytest.raises(ArchitectureMismatchError, match=r'shape: layer1\.0\.se\.dct_layer\.weight: model '
                                                             r'\(64, 56, 56\), file \(64, 14, 14\)'):
         _load(34, path)
 

@@ -18,7 +18,8 @@ from published_reference.pytorchinsight import sge_resnet, sk_resnet
 from published_reference.sa_net import sa_resnet
 
 import convattn_plugin  # noqa: F401  (registers the models and tags)
-from convattn_plugin.models.published_weights import PUBLISHED, PublishedWeightsMismatchError
+from convattn_plugin.models import ArchitectureMismatchError
+from convattn_plugin.models.published_weights import PUBLISHED
 
 SIZE = 64
 # tag -> (file in PyTorch's legacy format, the script's entries beside state_dict, epoch and optimizer)
@@ -109,7 +110,7 @@ def test_sge_and_sa_tags_put_64_groups_after_bn3(name, cls):
 
 def test_other_depth_is_refused_listing_keys(tmp_path, one_thread):
     _, path = _authors_file(tmp_path, 'resnet50_sge.implus_in1k')
-    with pytest.raises(PublishedWeightsMismatchError) as e:
+    with pytest.raises(ArchitectureMismatchError) as e:
         _load('resnet101_sge.implus_in1k', path)
     assert 'missing (model has, file lacks): layer3.6.se.weight' in str(e.value)
     assert 'layer3.22.conv3.weight' in str(e.value)
@@ -130,7 +131,7 @@ def test_other_depth_is_refused_listing_keys(tmp_path, one_thread):
 ])
 def test_another_architecture_is_refused_listing_keys(file_of, tag, listed, tmp_path, one_thread):
     _, path = _authors_file(tmp_path, file_of)
-    with pytest.raises(PublishedWeightsMismatchError, match="is not the authors'") as e:
+    with pytest.raises(ArchitectureMismatchError, match="is not the authors'") as e:
         _load(tag, path)
     for line in listed:
         assert line in str(e.value)

@@ -22,13 +22,14 @@ from .attn_resnet import RESNET_ARCHS, RESNET_FAMILY
 from .attn_vgg import VGG_ARCHS, VGG_FAMILY
 from .family import ModelFamily, register_family_kind
 from .injection import add_attention
-from .pretrained import LoadReport, diff_state_dict, load_backbone_weights
+from .pretrained import (ArchitectureMismatchError, LoadReport, check_state_dict, diff_state_dict, load_backbone_weights,
+                         load_state_dict_strict)
 from .stage_policy import resolve_attn_stages
 
 __all__ = [
-    'MOBILENETV2_ARCHS', 'RESNET_ARCHS', 'VGG_ARCHS', 'FAMILIES', 'ActAttn', 'LoadReport', 'ModelFamily', 'add_attention',
-    'attention_types', 'build_attention', 'diff_state_dict', 'list_attn_models', 'load_backbone_weights',
-    'register_models', 'resolve_attn_stages',
+    'MOBILENETV2_ARCHS', 'RESNET_ARCHS', 'VGG_ARCHS', 'FAMILIES', 'ActAttn', 'ArchitectureMismatchError', 'LoadReport',
+    'ModelFamily', 'add_attention', 'attention_types', 'build_attention', 'check_state_dict', 'diff_state_dict',
+    'list_attn_models', 'load_backbone_weights', 'load_state_dict_strict', 'register_models', 'resolve_attn_stages',
 ]
 
 FAMILIES: tuple[ModelFamily, ...] = (RESNET_FAMILY, VGG_FAMILY, MOBILENETV2_FAMILY)

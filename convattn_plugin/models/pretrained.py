@@ -1,4 +1,9 @@
-"""Start an attention model from a plain backbone's weights.
+"""Whether a state dict fits a model, and starting an attention model from a plain backbone's weights.
+
+The one place for "these weights do not fit this model": :func:`diff_state_dict` computes the
+whole difference (a :class:`LoadReport`), :class:`ArchitectureMismatchError` carries it, raised
+by :func:`check_state_dict` / :func:`load_state_dict_strict` (exact fit: releases, the authors'
+tags) and by :func:`load_backbone_weights` (a plain backbone, the attention fresh).
 
 A ``resnet50`` / ``vgg16`` checkpoint, in timm's or torchvision's layout, loads into
 ``resnet50_cbam`` / ``vgg16_localattn`` (or any model changed by :func:`add_attention`)
@@ -29,7 +34,8 @@ from ..checkpoint import check_finite, load_weights
 from .attention_factory import attention_types
 from .vgg_head import torchvision_vgg_to_timm
 
-__all__ = ['LoadReport', 'diff_state_dict', 'load_backbone_weights']
+__all__ = ['ArchitectureMismatchError', 'LoadReport', 'check_state_dict', 'diff_state_dict', 'load_backbone_weights',
+           'load_state_dict_strict']
 
 _logger = logging.getLogger(__name__)
 
@@ -86,6 +92,66 @@ def diff_state_dict(reference: Mapping[str, torch.Tensor], state_dict: Mapping[s
     report.unexpected_keys.sort()
     report.mismatched_keys.sort()
     return report
+
+
+# Keys listed per category in the message; the full lists are on the exception's report.
+_SHOWN = 25
+
+
+class ArchitectureMismatchError(ValueError):
+    """A state dict does not fit a model: keys missing, unexpected or of another shape.
+
+    Attributes:
+        report: The full :class:`~convattn_plugin.models.LoadReport`.
+    """
+
+    def __init__(self, message: str, report: 'LoadReport') -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _listing(title: str, lines: list[str]) -> list[str]:
+    out = [f'  {title}: {line}' for line in lines[:_SHOWN]]
+    if len(lines) > _SHOWN:
+        out.append(f'  ... and {len(lines) - _SHOWN} more {title} keys (all of them: the error\'s .report)')
+    return out
+
+
+def check_state_dict(reference: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor],
+                     what: str = 'the checkpoint', target: str = 'the model') -> LoadReport:
+    """Raise unless ``state_dict`` has exactly the keys and shapes of ``reference``.
+
+    Args:
+        reference: The target model's state dict.
+        state_dict: The weights to load.
+        what: Names the weights in the message (a file name).
+        target: Names the model in the message (an architecture).
+
+    Returns:
+        The report (everything loaded) when they fit.
+
+    Raises:
+        ArchitectureMismatchError: Listing the missing, unexpected and shape-mismatched keys.
+    """
+    report = diff_state_dict(reference, state_dict)
+    if report.missing_keys or report.unexpected_keys or report.mismatched_keys:
+        shapes = [f'{k}: {tuple(state_dict[k].shape)} in the checkpoint, {tuple(reference[k].shape)} in the model'
+                  for k in report.mismatched_keys]
+        lines = [f'{what} does not fit {target}: it holds weights of another architecture '
+                 f'({len(report.missing_keys)} missing, {len(report.unexpected_keys)} unexpected, '
+                 f'{len(report.mismatched_keys)} shape-mismatched keys; {len(report.loaded)} fit)']
+        lines += _listing('missing', report.missing_keys)
+        lines += _listing('unexpected', report.unexpected_keys)
+        lines += _listing('shape-mismatched', shapes)
+        raise ArchitectureMismatchError('\n'.join(lines), report)
+    return report
+
+
+def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
+                           what: str = 'the checkpoint', target: str | None = None) -> None:
+    """:func:`check_state_dict` against ``model``, then load every tensor into it."""
+    check_state_dict(model.state_dict(), state_dict, what, target or type(model).__name__)
+    model.load_state_dict(state_dict, strict=True)
 
 
 def _state_dict_of(checkpoint: Mapping[str, object], what: str) -> dict[str, torch.Tensor]:
@@ -154,7 +220,9 @@ def load_backbone_weights(
         The :class:`LoadReport` (also logged at INFO level).
 
     Raises:
-        ValueError: With ``strict``, when the checkpoint does not cover the backbone; a file
+        ArchitectureMismatchError: With ``strict``, when the checkpoint does not cover the
+            backbone (the full report on the error's ``.report``).
+        ValueError: A file
             or state dict that is not weights, or holds NaN / inf
             (:class:`~convattn_plugin.checkpoint.NonFiniteWeightsError`).
         FileNotFoundError, IsADirectoryError: No file at the path, or a folder.
@@ -178,12 +246,12 @@ def load_backbone_weights(
         backbone_missing = sorted(set(report.missing_keys) - attention)
         backbone_mismatched = sorted(set(report.mismatched_keys) - classifier)
         if backbone_missing or backbone_mismatched:
-            raise ValueError(
+            raise ArchitectureMismatchError(
                 'the checkpoint does not cover the backbone of this model: '
                 f'{len(backbone_missing)} missing ({", ".join(backbone_missing[:5])}'
                 f'{", ..." if len(backbone_missing) > 5 else ""}), '
                 f'{len(backbone_mismatched)} with another shape ({", ".join(backbone_mismatched[:5])}'
-                f'{", ..." if len(backbone_mismatched) > 5 else ""}); is it the same backbone?')
+                f'{", ..." if len(backbone_mismatched) > 5 else ""}); is it the same backbone?', report)
     model.load_state_dict({k: state_dict[k] for k in report.loaded}, strict=False)
     _logger.info('load_backbone_weights: %s', report)
     return report

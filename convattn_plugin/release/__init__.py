@@ -25,7 +25,7 @@ from .convert import (build_mm_model, check_same_logits, convert_mm_to_timm, con
                       pair_from_timm, write_mm_files, write_timm_folder)
 from .key_mapping import (ConversionError, TimmSpec, mm_to_timm_state_dict, spec_from_mm_model, spec_from_timm,
                           timm_to_mm_state_dict)
-from .keys import ArchitectureMismatchError, check_state_dict, diff_state_dict, load_state_dict_strict
+from ..models.pretrained import ArchitectureMismatchError, check_state_dict, diff_state_dict, load_state_dict_strict
 from .load import find_release_files, load_mm_release, load_timm_release, timm_create_kwargs, verify_release
 from .metafile import register_release
 from .model_card import build_model_card

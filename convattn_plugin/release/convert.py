@@ -44,7 +44,7 @@ from .checkpoint_io import extract_state_dict, read_checkpoint, sanitize_meta, s
 from .hf_config import fix_model_args, hf_model_args, hf_model_config, release_pretrained_cfg, timm_config_args
 from .key_mapping import (ConversionError, mm_model_cfg, mm_to_timm_state_dict, spec_from_mm_model, spec_from_timm,
                           timm_to_mm_state_dict)
-from .keys import load_state_dict_strict
+from ..models.pretrained import load_state_dict_strict
 from .model_card import build_model_card, render_model_card
 from .model_pair import ATOL, ModelPair
 from .preprocessing import mm_preprocessing, timm_data_config

@@ -25,7 +25,7 @@ import torch.nn as nn
 from ..checkpoint import check_finite, is_url, load_weights
 from .convert import build_mm_model
 from .hf_config import timm_config_args
-from .keys import load_state_dict_strict
+from ..models.pretrained import load_state_dict_strict
 from .model_pair import ATOL
 from ..mm.config_schema import read_config
 from .release_files import MANIFEST, METAFILE, TIMM_FOLDER, UnsafeReleaseError, release_entry

@@ -89,8 +89,8 @@ def convert_published(name: str, authors_file: PathLike, out_dir: PathLike, conf
         The :class:`~.publish.Release` (its ``metrics`` are the authors' reported figures).
 
     Raises:
-        PublishedWeightsMismatchError: The file is not the tag's architecture (every key listed).
-        ArchitectureMismatchError: The config does not build the tag's architecture.
+        ArchitectureMismatchError: The file is not the tag's architecture, or the config does not
+            build it (every key listed).
         FileExistsError: ``out_dir`` holds a release and ``overwrite`` is False.
         ValueError: ``out_dir`` is a symlink or a file; the file is refused by
             :func:`~convattn_plugin.checkpoint.load_weights` (hash, compressed member, NaN / inf).

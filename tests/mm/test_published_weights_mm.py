@@ -14,7 +14,8 @@ from mmpretrain.registry import MODELS
 
 import convattn_plugin.mm  # noqa: F401  (registers the backbones)
 from convattn_plugin.checkpoint import hash_in_name, load_weights
-from convattn_plugin.models.published_weights import PUBLISHED, PublishedWeightsMismatchError
+from convattn_plugin.models import ArchitectureMismatchError
+from convattn_plugin.models.published_weights import PUBLISHED
 from convattn_plugin.release.published import config_name, config_path, convert_published, mm_published_tags
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def test_converted_release_loads_strictly_in_mmpretrain_with_timm_logits(tmp_pat
 
 def test_wrong_architecture_writes_nothing(tmp_path, one_thread):
     authors = save_like_authors(randomize_(authors_resnet(18, 'simam', (0.1,) * 4)), tmp_path / 'a.pth.tar')
-    with pytest.raises(PublishedWeightsMismatchError, match='layer1.0.se.conv.weight'):
+    with pytest.raises(ArchitectureMismatchError, match='layer1.0.se.conv.weight'):
         convert_published('resnet18_eca.bangguwu_in1k', authors, tmp_path / 'release')
     assert not (tmp_path / 'release').exists()
 

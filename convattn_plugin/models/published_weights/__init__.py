@@ -16,11 +16,11 @@ from . import implus, wofmanaf  # noqa: F401  (SGE / SK-ResNet*, SA-ResNet tags)
 from . import cfzd  # noqa: F401  (FcaNet tags)
 from .key_rules import unwrap_checkpoint
 from .registry import PUBLISHED, PublishedWeights, get_published, list_published, register_published
-from .timm_cfgs import (PublishedWeightsMismatchError, check_converted, published_cfg, published_cfgs,
+from .timm_cfgs import (check_converted, published_cfg, published_cfgs,
                         published_filter_fn, published_model_kwargs)
 
 __all__ = [
-    'PUBLISHED', 'PublishedWeights', 'PublishedWeightsMismatchError', 'check_converted', 'get_published',
+    'PUBLISHED', 'PublishedWeights', 'check_converted', 'get_published',
     'list_published', 'published_cfg', 'published_cfgs', 'published_filter_fn', 'published_model_kwargs',
     'register_published', 'unwrap_checkpoint',
 ]

@@ -31,9 +31,9 @@ from functools import lru_cache
 import torch
 
 from ...layers.fca import dct_filters, frequency_indices
+from ..pretrained import ArchitectureMismatchError, LoadReport
 from .key_rules import linear_to_conv, rename_keys, unwrap_checkpoint
 from .registry import PublishedWeights, StateDict, register_published
-from .timm_cfgs import PublishedWeightsMismatchError
 
 __all__ = ['FCA_DCT_SIZES', 'check_fca_dct_filters', 'fca_to_ours']
 
@@ -69,9 +69,10 @@ def check_fca_dct_filters(state_dict: StateDict, name: str = 'the file') -> None
     A buffer of another shape is left to the key-by-key check against the model.
 
     Raises:
-        PublishedWeightsMismatchError: Some ``se.dct_layer.weight`` holds other filters.
+        ArchitectureMismatchError: Some ``se.dct_layer.weight`` holds other filters (its report
+            lists them as mismatched).
     """
-    bad = []
+    bad, keys = [], []
     for key, value in state_dict.items():
         if not DCT_KEY.fullmatch(key) or value.dim() != 3 or value.shape[1] != value.shape[2]:
             continue
@@ -81,11 +82,13 @@ def check_fca_dct_filters(state_dict: StateDict, name: str = 'the file') -> None
         expected = _expected_filters(channels, size)
         diff = (value.double() - expected).abs()
         if not bool((diff <= DCT_ATOL + DCT_RTOL * expected.abs()).all()):
+            keys.append(key)
             bad.append(f'  {key}: max difference {diff.max().item():.3g} from the top-16 DCT filters of size {size}')
     if bad:
-        raise PublishedWeightsMismatchError(
+        raise ArchitectureMismatchError(
             f"{name}: {len(bad)} DCT filter buffers are not FcaNet's fixed top-16 DCT filters that this tag builds "
-            "(a model with learnable or random filters, or another frequency selection?):\n" + '\n'.join(bad))
+            "(a model with learnable or random filters, or another frequency selection?):\n" + '\n'.join(bad),
+            LoadReport(mismatched_keys=keys))
 
 
 def fca_to_ours(state_dict: StateDict) -> StateDict:

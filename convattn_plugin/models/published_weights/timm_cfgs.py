@@ -29,15 +29,11 @@ import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from ...checkpoint import check_finite, check_weights_file
-from ..pretrained import diff_state_dict
+from ..pretrained import ArchitectureMismatchError, diff_state_dict
 from .registry import PUBLISHED, PublishedWeights, StateDict
 
-__all__ = ['PublishedWeightsMismatchError', 'add_bn_counters', 'check_converted', 'published_cfg', 'published_cfgs',
+__all__ = ['add_bn_counters', 'check_converted', 'published_cfg', 'published_cfgs',
            'published_filter_fn', 'published_model_kwargs']
-
-
-class PublishedWeightsMismatchError(ValueError):
-    """A file that is not the architecture (or depth) a published tag builds."""
 
 
 def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
@@ -138,22 +134,26 @@ def add_bn_counters(model: nn.Module, state_dict: StateDict) -> StateDict:
 
 def check_converted(entry: PublishedWeights, model: nn.Module, state_dict: StateDict,
                     skip_classifier: bool = False) -> None:
-    """Raise :class:`PublishedWeightsMismatchError`, listing every key, unless ``state_dict`` fits ``model``.
+    """Raise :class:`~convattn_plugin.models.ArchitectureMismatchError`, listing every key, unless
+    ``state_dict`` fits ``model``.
 
     Args:
-        skip_classifier: Allow another shape for the classifier (a model with other ``num_classes``).
+        skip_classifier: Allow another shape for the classifier (a model with other ``num_classes``):
+            the keys under the model's ``pretrained_cfg['classifier']`` (``fc`` of a ResNet,
+            ``classifier`` of a MobileNetV2).
     """
     report = diff_state_dict(model.state_dict(), state_dict)
-    mismatched = [k for k in report.mismatched_keys if not (skip_classifier and k.startswith('fc.'))]
+    classifier = f"{getattr(model, 'pretrained_cfg', {}).get('classifier') or 'fc'}."
+    mismatched = [k for k in report.mismatched_keys if not (skip_classifier and k.startswith(classifier))]
     if report.missing_keys or report.unexpected_keys or mismatched:
         own, theirs = model.state_dict(), state_dict
         lines = [f'  missing (model has, file lacks): {k}' for k in report.missing_keys]
         lines += [f'  unexpected (file has, model lacks): {k}' for k in report.unexpected_keys]
         lines += [f'  shape: {k}: model {tuple(own[k].shape)}, file {tuple(theirs[k].shape)}' for k in mismatched]
-        raise PublishedWeightsMismatchError(
+        raise ArchitectureMismatchError(
             f"{entry.name}: the file is not the authors' {entry.model} this tag loads (another depth or "
             f'architecture?): {len(report.missing_keys)} missing, {len(report.unexpected_keys)} unexpected, '
-            f'{len(mismatched)} with another shape (keys after conversion):\n' + '\n'.join(lines))
+            f'{len(mismatched)} with another shape (keys after conversion):\n' + '\n'.join(lines), report)
 
 
 def published_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
