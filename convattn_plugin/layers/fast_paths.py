@@ -13,10 +13,10 @@ name (in :data:`FAST_PATHS`)    kinds       what differs from the plain form
 ``max_with_indices``            cbam,       eager training: maxima taken by ``max`` with indices
                                 triplet     (backward scatters into the indices; ``amax``'s
                                             compares its whole input with the result again)
-``channel_max_halves``          cbam,       inference: the maximum over channels as element-wise
-                                triplet     maxima of channel halves (contiguous reads; a
-                                            reduction over an NCHW tensor's channel axis is
-                                            strided)
+``channel_max_halves``          cbam,       inference on small maps: the maximum over channels as
+                                triplet     element-wise maxima of channel halves (contiguous
+                                            reads; a reduction over an NCHW tensor's channel axis
+                                            is strided)
 ``eca_product``                 eca         eager fp32/fp64 training: one backward pass writes
                                             ``x``'s gradient through the gate and the mean; the
                                             gate's derivative comes from
@@ -181,15 +181,21 @@ def max_along(x: torch.Tensor, dim: int) -> torch.Tensor:
     return x.amax(dim)
 
 
+# Largest H*W where inference takes the channel halves: 64 (7x7 and 8x8 maps, ResNet's last
+# stage). On larger maps the halves gain nothing in CBAM's forward and allocate a half-size map.
+CHANNEL_HALVES_MAX_POSITIONS = 64
+
+
 @torch.fx.wrap
 def channel_max(x: torch.Tensor) -> torch.Tensor:
-    """``x.amax(1, keepdim=True)``: in inference as maxima of channel halves, in training with indices.
+    """``x.amax(1, keepdim=True)``: on small maps in inference as maxima of channel halves, in training with indices.
 
-    In inference ``log2(C)`` element-wise maxima of the two channel halves read contiguous
-    memory (the first writes a half-size map, the rest halve it in place); they give exactly
-    ``amax``'s values. Under autograd ``max`` with indices keeps the indices for backward,
-    where ``amax`` would keep all of ``x``. Channels-last or otherwise strided inputs, and
-    ``torch.compile`` / ``torch.export`` (the branch would become a guard), use ``amax``.
+    A reduction over the channel axis of an NCHW tensor is slow on CPUs when H*W is small;
+    there, ``log2(C)`` element-wise maxima of the two channel halves read contiguous memory
+    (the first writes a half-size map, the rest halve it in place) and give exactly ``amax``'s
+    values. Under autograd ``max`` with indices keeps the indices for backward, where ``amax``
+    would keep all of ``x``. Channels-last or otherwise strided inputs, and ``torch.compile`` /
+    ``torch.export`` (the branch on H*W would become a guard), use ``amax``.
     """
     if not torch.jit.is_scripting():
         if not (keeps_less_for_backward(x) or inference_fast_path_applies(x)):
@@ -197,7 +203,7 @@ def channel_max(x: torch.Tensor) -> torch.Tensor:
     if torch.is_grad_enabled() and x.requires_grad:
         return torch.max(x, dim=1, keepdim=True)[0]
     c = x.shape[1]
-    if c == 1 or not x.is_contiguous():
+    if c == 1 or x.shape[2] * x.shape[3] > CHANNEL_HALVES_MAX_POSITIONS or not x.is_contiguous():
         return x.amax(1, keepdim=True)
     h = (c + 1) // 2  # for odd c the halves share the middle channel: max is idempotent
     buf = torch.maximum(x[:, :h], x[:, c - h:])
