@@ -7,16 +7,16 @@ registered attention kind (``timm.create_model('resnet18_cbam')``, ``timm.list_m
 * :mod:`.family`: one description per backbone family and its timm registration;
   :mod:`.attn_resnet`, :mod:`.attn_vgg`, :mod:`.attn_mobilenetv2` the three families (timm's own
   ``ResNet`` / ``VGG`` / ``EfficientNet`` built as MobileNetV2), :mod:`.vgg_head` VGG's heads.
-* :mod:`.attention_factory`: one attention module for one position (errors name it);
-  :mod:`.stage_policy`: which stages get attention; :mod:`.act_attn`: activation + attention.
+* :mod:`.attention_factory`: which stages get attention, one attention module for one position
+  (errors name it), and ``ActAttn`` (activation + attention).
 * :mod:`.injection`: :func:`add_attention`, any kind into any timm CNN at named positions;
   :mod:`.positions`: position patterns and the default positions of each timm family.
-* :mod:`.pretrained`: :func:`load_backbone_weights`, start from a plain backbone's weights.
+* :mod:`.pretrained`: whether a state dict fits a model (:class:`ArchitectureMismatchError`) and
+  :func:`load_backbone_weights`, start from a plain backbone's weights.
 """
 import timm
 
-from .act_attn import ActAttn
-from .attention_factory import attention_types, build_attention
+from .attention_factory import ActAttn, attention_types, build_attention, resolve_attn_stages
 from .attn_mobilenetv2 import MOBILENETV2_ARCHS, MOBILENETV2_FAMILY
 from .attn_resnet import RESNET_ARCHS, RESNET_FAMILY
 from .attn_vgg import VGG_ARCHS, VGG_FAMILY
@@ -24,7 +24,6 @@ from .family import ModelFamily, register_family_kind
 from .injection import add_attention
 from .pretrained import (ArchitectureMismatchError, LoadReport, check_state_dict, diff_state_dict, load_backbone_weights,
                          load_state_dict_strict)
-from .stage_policy import resolve_attn_stages
 
 __all__ = [
     'MOBILENETV2_ARCHS', 'RESNET_ARCHS', 'VGG_ARCHS', 'FAMILIES', 'ActAttn', 'ArchitectureMismatchError', 'LoadReport',

@@ -18,7 +18,7 @@ expansion). Where the attention goes inside a block (``attn_position``):
 * ``'block_end'``: after the block's last BN (``bn3``; ``bn2`` of ``blocks.0``), before the
   residual addition: ECA's and Triplet attention's authors (``eca_mobilenetv2.py``,
   ``MODELS/mobilenet.py``), every block. The BN's identity activation is wrapped as
-  :class:`~convattn_plugin.models.act_attn.ActAttn` (``bn3.act.attn.*``), as ``add_attention`` does.
+  :class:`~convattn_plugin.models.attention_factory.ActAttn` (``bn3.act.attn.*``), as ``add_attention`` does.
 * ``'after_dw'``: after the depthwise conv, before its BN: SimAM's authors
   (``networks/imagenet/mobilenetv2.py``, lambda 0.1), every block (``conv_dw.attn``).
 * ``'paper'`` (default): the kind's placement above, from :data:`PAPER_PLACEMENT`.
@@ -38,10 +38,8 @@ from timm.models._efficientnet_builder import decode_arch_def, round_channels
 from timm.models.efficientnet import EfficientNet
 
 from ..layers import list_attentions
-from .act_attn import ActAttn
-from .attention_factory import build_attention, check_attn_kwargs
+from .attention_factory import ActAttn, build_attention, check_attn_kwargs, resolve_attn_stages
 from .family import ModelFamily, register_family_kind
-from .stage_policy import resolve_attn_stages
 
 __all__ = [
     'ATTN_POSITIONS', 'MOBILENETV2_ARCHS', 'MOBILENETV2_FAMILY', 'PAPER_OPTIONS', 'PAPER_PLACEMENT', 'ConvThenAttn',

@@ -39,10 +39,8 @@ import torch.nn.functional as F
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from ..layers import list_attentions
-from .act_attn import ActAttn
-from .attention_factory import build_attention, check_attn_kwargs
+from .attention_factory import ActAttn, build_attention, check_attn_kwargs, resolve_attn_stages
 from .family import ModelFamily, register_family_kind
-from .stage_policy import resolve_attn_stages
 
 __all__ = [
     'ATTN_POSITIONS', 'PAPER_OPTIONS', 'PAPER_PLACEMENT', 'PAPER_STAGE_OPTIONS', 'RESNET_ARCHS', 'RESNET_FAMILY', 'AttnThenBatchNorm2d',

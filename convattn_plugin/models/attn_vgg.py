@@ -3,7 +3,7 @@
 The model is timm's own :class:`~timm.models.vgg.VGG`. As in the design this project
 follows (attention after a VGG-16 stage's last activation, before its max-pool), the
 attention is inserted by replacing that activation with
-:class:`~convattn_plugin.models.act_attn.ActAttn` (activation, then attention), so every
+:class:`~convattn_plugin.models.attention_factory.ActAttn` (activation, then attention), so every
 ``features.{i}`` index of a conv or BN is the one of timm's plain VGG, attention adds
 ``features.{i}.attn.*``, and plain VGG weights (timm or torchvision layout) load unchanged.
 ``feature_info`` still points at ``features.{i}``, so stage features include the attention.
@@ -26,10 +26,8 @@ import torch.nn as nn
 from timm.models.vgg import VGG
 
 from ..layers import list_attentions
-from .act_attn import ActAttn
-from .attention_factory import build_attention, check_attn_kwargs
+from .attention_factory import ActAttn, build_attention, check_attn_kwargs, resolve_attn_stages
 from .family import ModelFamily, register_family_kind
-from .stage_policy import resolve_attn_stages
 from .vgg_head import check_head_mlp, set_gap_mlp_head, torchvision_vgg_to_timm
 
 __all__ = ['VGG_ARCHS', 'VGG_FAMILY', 'register_vgg_kind']

@@ -30,8 +30,7 @@ import torch
 import torch.nn as nn
 
 from ..layers import get_attn_info
-from .act_attn import ActAttn
-from .attention_factory import build_attention
+from .attention_factory import ActAttn, build_attention
 from .positions import resolve_positions
 
 __all__ = ['add_attention']
