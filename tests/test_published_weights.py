@@ -89,7 +89,8 @@ def test_every_tag_is_listed_with_its_reported_figures():
     for name, entry in PUBLISHED.items():
         assert name in listed
         cfg = timm.models.get_pretrained_cfg(name)
-        assert (cfg.url or '') == (entry.cfg.get('url') or '') and not cfg.hf_hub_id  # url: a direct, stable link
+        assert (cfg.url or '') == (entry.cfg.get('url') or '')  # url: a direct, stable link
+        assert cfg.hf_hub_id == entry.cfg.get('hf_hub_id')  # the hub: a file timm itself keeps there
         assert cfg.license == entry.license and cfg.origin_url == entry.repo_url
         if entry.top1 is not None:
             assert f'{entry.top1:.2f}%' in cfg.description and 'reported' in cfg.description

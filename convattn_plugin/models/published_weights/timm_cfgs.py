@@ -3,14 +3,16 @@
 * :func:`published_cfgs`: the pretrained cfg of every tag (``url`` / ``hf_hub_id`` empty,
   ``file`` the authors' file name, looked up in the working directory unless
   ``pretrained_cfg_overlay=dict(file=...)`` says where it is; a tag whose file has a direct,
-  stable URL sets ``url`` instead, and timm downloads it); the family registers them
-  with its models, so ``timm.list_pretrained('*cbam*')`` lists them.
+  stable URL sets ``url`` instead, and timm downloads it; a file on the Hugging Face hub sets
+  ``hf_hub_id``, and timm fetches it through the hub's cache as it does its own weights); the
+  family registers them with its models, so ``timm.list_pretrained('*cbam*')`` lists them.
 * :func:`published_model_kwargs`: called by the family for every build: a published tag
   fixes the model arguments of the authors' architecture, adds :func:`published_filter_fn`,
   and, with ``pretrained=True``, checks the file before timm reads it as every loader of the
   package checks one (:func:`convattn_plugin.checkpoint.check_weights_file`: it exists and is
   not empty, the sha256 prefix its name may carry matches, a torch archive has no compressed
-  member), or fails clearly when it is not there.
+  member; a file already in the hub's cache must also match the sha256 its blob is named by),
+  or fails clearly when it is not there.
 * :func:`published_filter_fn`: timm's ``pretrained_filter_fn``. timm 1.0.31 reads the file
   with ``torch.load(weights_only=True)`` (``timm.models.load_state_dict``), takes
   ``state_dict`` out of the wrapper and strips ``module.``; the filter refuses NaN / inf
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlparse
 
@@ -28,11 +31,11 @@ import torch
 import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from ...checkpoint import check_finite, check_weights_file
+from ...checkpoint import HashMismatchError, check_finite, check_weights_file, sha256_of
 from ..pretrained import ArchitectureMismatchError, diff_state_dict
 from .registry import PUBLISHED, PublishedWeights, StateDict
 
-__all__ = ['add_bn_counters', 'check_converted', 'published_cfg', 'published_cfgs',
+__all__ = ['add_bn_counters', 'check_converted', 'check_hub_cached_file', 'published_cfg', 'published_cfgs',
            'published_filter_fn', 'published_model_kwargs']
 
 
@@ -54,6 +57,9 @@ def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
 
 def _how_to_load(entry: PublishedWeights) -> str:
     own_file = f"timm.create_model('{entry.name}', pretrained=True, pretrained_cfg_overlay=dict(file=PATH))"
+    if entry.cfg.get('hf_hub_id'):  # timm's own path: the Hugging Face hub cache (HF_HOME, HF_HUB_OFFLINE)
+        return (f"pretrained=True fetches {entry.published_as} from {entry.download_url} as timm fetches its own "
+                f'weights (Hugging Face hub cache); a copy you downloaded: {own_file}')
     if entry.cfg.get('url'):  # a direct URL: timm downloads it into torch's hub cache
         return (f'pretrained=True downloads {entry.published_as} from {entry.download_url} (torch hub cache); '
                 f'a copy you downloaded: {own_file}')
@@ -76,9 +82,51 @@ def _requested_tag(variant: str, pretrained_cfg: Any) -> Optional[str]:
     return None
 
 
+_SHA256_BLOB = re.compile(r'[0-9a-f]{64}')
+
+
+def check_hub_cached_file(hub_id: str, filename: str, cache_dir: Any = None) -> Optional[str]:
+    """The file timm will read from the Hugging Face hub cache, checked, or ``None`` if it is not cached.
+
+    The cache keeps a large file as ``blobs/<sha256 of its content>`` (the hub's LFS id) with the
+    snapshot's name a link to it: that name is the hash the file must have.
+
+    Raises:
+        HashMismatchError: The cached content is not the blob its name says.
+        ValueError: An empty file or a compressed torch archive (:func:`check_weights_file`).
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    repo_id, _, revision = hub_id.partition('@')
+    cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision or None)
+    if not isinstance(cached, str):  # None, or the cache's note that the file does not exist
+        return None
+    check_weights_file(cached)
+    blob = os.path.basename(os.path.realpath(cached))
+    if _SHA256_BLOB.fullmatch(blob):
+        actual = sha256_of(cached)
+        if actual != blob:
+            raise HashMismatchError(
+                f'{cached}: the hub cache names this file by its sha256 {blob}, but its content hashes to '
+                f'{actual}; the cached copy is damaged: delete {os.path.realpath(cached)} and fetch it again')
+    return cached
+
+
+def _hub_source(entry: PublishedWeights) -> Optional[str]:
+    """The tag's hub id if timm will fetch it from the hub (huggingface_hub installed), else ``None``."""
+    from timm.models._hub import has_hf_hub
+
+    hub_id = entry.cfg.get('hf_hub_id')
+    return hub_id if hub_id and has_hf_hub(necessary=False) else None
+
+
 def _check_file(entry: PublishedWeights, kwargs: Mapping[str, Any]) -> None:
     overlay = kwargs.get('pretrained_cfg_overlay') or {}
     if overlay.get('url') or overlay.get('hf_hub_id') or overlay.get('state_dict') is not None:
+        return
+    hub_id = _hub_source(entry)
+    if hub_id and not overlay.get('file'):  # timm fetches it; a copy already in the hub cache is checked first
+        check_hub_cached_file(hub_id, entry.file_name, kwargs.get('cache_dir'))
         return
     url = entry.cfg.get('url')
     if url and not overlay.get('file'):  # timm downloads it; a copy already in the cache is checked first
