@@ -93,8 +93,8 @@ def family_table(backbone: str, img_size: int = 224) -> list[str]:
         params, flops = measure_model(f'{backbone}_{kind}', img_size)
         lines.append(
             f'| `{backbone}_{kind}` | {_stages(family, kind)} | {params / 1e6:.2f} | '
-            f'+{(params - plain_params) / plain_params:.1%} | {flops.total / 1e9:.2f} | '
-            f'+{(flops.total - plain.total) / plain.total:.1%} | {flops.attention / 1e9:.3f} |'
+            f'{(params - plain_params) / plain_params:+.1%} | {flops.total / 1e9:.2f} | '
+            f'{(flops.total - plain.total) / plain.total:+.1%} | {flops.attention / 1e9:.3f} |'
             + (f' {_pretrained(family, kind)} |' if family == 'resnet' else ''))
     return lines
 
