@@ -45,7 +45,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     sys.path.insert(0, str(REPO))  # a source checkout that is not pip-installed
-    from convattn_plugin.mm.digits_compare import compare_on_digits, machine_summary, thread_count
+    from convattn_plugin.machine import load_average, machine_summary
+    from convattn_plugin.mm.digits_compare import compare_on_digits, thread_count
     from convattn_plugin.mm.mmpretrain_tools import mmpretrain_tool_path
 
     threads, source = (args.threads, '--threads') if args.threads else thread_count()
@@ -68,7 +69,7 @@ def main() -> None:
     print(f'{"model":<18} {"top-1 (%)":>9} {"train+test (s)":>15}')
     for name, (top1, secs) in results.items():
         print(f'{name:<18} {top1:>9.2f} {secs:>15.0f}')
-    load = f', load average now {os.getloadavg()[0]:.1f}' if hasattr(os, 'getloadavg') else ''
+    load = f', load average now {load_average()[0]:.1f}' if load_average() else ''
     print(f'total wall time {time.time() - t0:.0f} s with {threads} thread(s) per process{load}; '
           f'finished {datetime.now(timezone.utc):%H:%M:%S} UTC')
 

@@ -13,7 +13,7 @@ import torch
 from .bench_plot import plot_results
 from .bench_report import format_table, format_targets, read_results, target_rows, write_results
 from .benchmark import run_benchmark
-from .machine import describe_run, load_average, machine_info
+from ..machine import describe_run, load_average, machine_info
 from .model_spec import default_models
 
 __all__ = ['benchmark_session', 'import_extra']

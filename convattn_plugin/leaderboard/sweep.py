@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime
 import functools
 import os
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..layers import get_attn_info, list_attentions
+from ..machine import machine_info
 
 from .plan import BASELINE, RunSpec, plan_runs, read_result, write_result
 from .progress import runs_bar
@@ -100,25 +101,6 @@ def run_sweep(specs: Sequence[RunSpec], work_dir: str, trainer: Trainer, jobs: i
     return [results[s] for s in specs]
 
 
-def _machine() -> dict[str, Any]:
-    import platform
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), cpu)
-    except OSError:
-        pass
-    info = dict(cpu=cpu, cores=len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count(),
-                torch=torch.__version__, threads=torch.get_num_threads(),
-                load_avg=[round(v, 2) for v in os.getloadavg()] if hasattr(os, 'getloadavg') else None)
-    if torch.cuda.is_available():
-        info['gpu'] = torch.cuda.get_device_name(0)
-    return info
-
-
 def run_leaderboard(data: str = 'digits', kinds: Optional[Sequence[str]] = None, seeds: int = 3,
                     work_dir: Optional[str] = None, data_root: Optional[str] = None, profile: str = 'cpu',
                     jobs: int = 1, threads: Optional[int] = None, cfg_options: Optional[dict] = None,
@@ -164,7 +146,7 @@ def run_leaderboard(data: str = 'digits', kinds: Optional[Sequence[str]] = None,
         device = 'cuda' if profile == 'gpu' else 'cpu'
         costs = measure_costs(data, profile, all_kinds, device=device)
     rows = leaderboard_rows(runs, costs)
-    machine = _machine()
+    machine = machine_info()
     wall = sum(float(r.get('wall_s', 0.0)) for r in runs)
     cpu = sum(float(r.get('cpu_s', 0.0)) for r in runs)
     meta = dict(
@@ -174,7 +156,7 @@ def run_leaderboard(data: str = 'digits', kinds: Optional[Sequence[str]] = None,
         finished_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         notes=[f'command: `{command}`' if command else 'command: (library call)',
                f'recipe: `{os.path.relpath(recipe)}`',
-               f'machine: {machine["cpu"]}, {machine["cores"]} cores, load average {machine["load_avg"]} at the end'
+               f'machine: {machine["cpu"]}, {machine["cpu_count"]} cores, load average {machine["load_avg"]} at the end'
                + (f', GPU {machine["gpu"]}' if 'gpu' in machine else ''),
                f'{len(runs)} runs: {wall / 60:.1f} min of wall time and {cpu / 60:.1f} min of CPU time in all '
                '(one process each; on a shared machine the CPU time is the better guide to an idle one)',

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -19,9 +18,11 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import convattn_plugin
+
+from ..machine import available_cores
 from .hub import configs_root
 
-__all__ = ['DIGITS_CONFIGS', 'thread_count', 'machine_summary', 'compare_on_digits']
+__all__ = ['DIGITS_CONFIGS', 'thread_count', 'compare_on_digits']
 
 # name shown -> config, relative to configs/
 DIGITS_CONFIGS = {
@@ -32,11 +33,6 @@ DIGITS_CONFIGS = {
 # mmengine's logger line, e.g. "Epoch(train) [2][20/45]  lr: ...  eta: 0:00:41  ...  loss: 0.61"
 _MAX_EPOCHS = re.compile(r'\bmax_epochs=(\d+)')
 _TRAIN_RECORD = re.compile(r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+).*?\sloss: ([\d.]+)')
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, else all)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 
 
 def thread_count(env: Optional[dict] = None) -> tuple[int, str]:
@@ -54,26 +50,6 @@ def thread_count(env: Optional[dict] = None) -> tuple[int, str]:
             raise ValueError(f'OMP_NUM_THREADS must be a positive integer, got {value!r}')
         return int(value), 'OMP_NUM_THREADS from the environment'
     return available_cores(), 'all available cores'
-
-
-def machine_summary() -> str:
-    """One line: CPU model, cores, memory, load, Python and torch versions."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    try:
-        mem = f', {os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30:.0f} GiB'
-    except (AttributeError, ValueError, OSError):
-        mem = ''
-    load = f', load average {os.getloadavg()[0]:.1f}' if hasattr(os, 'getloadavg') else ''
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'
-    return (f'{cpu}, {available_cores()} cores available{mem}{load}; {gpu}; '
-            f'Python {platform.python_version()}, torch {torch.__version__}')
 
 
 def _run_logged(cmd: list[str], log: Path, env: dict, on_line: Callable[[str], None]) -> None:

@@ -1,4 +1,9 @@
-"""Where benchmark figures come from: processor, threads, torch version, load of the machine."""
+"""Where measured figures come from: processor, cores, threads, memory, versions, load of the machine.
+
+The one description of the machine, used by the benchmark (:func:`machine_info`,
+:func:`describe_run`), the leaderboard's result files and ``tools/digits_compare.py``
+(:func:`machine_summary`).
+"""
 from __future__ import annotations
 
 import os
@@ -7,13 +12,18 @@ from typing import Optional
 
 import torch
 
-__all__ = ['machine_info', 'load_average', 'describe_run']
+__all__ = ['available_cores', 'machine_info', 'machine_summary', 'load_average', 'describe_run']
 
 
-def machine_info(device: torch.device) -> dict:
-    """The device, the processor (or GPU), cores, threads, versions and the load average now."""
+def machine_info(device: Optional[torch.device] = None) -> dict:
+    """The device, the processor (or GPU), cores, threads, versions and the load average now.
+
+    ``device`` default: the first GPU if there is one, else the CPU.
+    """
+    if device is None:
+        device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     info = dict(
-        cpu=_cpu_model() or platform.processor() or platform.machine(), cpu_count=_cpu_count(),
+        cpu=_cpu_model() or platform.processor() or platform.machine(), cpu_count=available_cores(),
         torch=torch.__version__, threads=torch.get_num_threads(), device=str(device),
         python=platform.python_version(), load_avg=load_average())
     if device.type == 'cuda':
@@ -29,7 +39,20 @@ def load_average() -> Optional[list[float]]:
         return None
 
 
-def _cpu_count() -> int:
+def machine_summary() -> str:
+    """One line: CPU model, cores, memory, load, GPU, Python and torch versions."""
+    m = machine_info()
+    try:
+        mem = f', {os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30:.0f} GiB'
+    except (AttributeError, ValueError, OSError):
+        mem = ''
+    load = f', load average {m["load_avg"][0]:.1f}' if m['load_avg'] else ''
+    return (f'{m["cpu"]}, {m["cpu_count"]} cores available{mem}{load}; {m.get("gpu", "no GPU")}; '
+            f'Python {m["python"]}, torch {m["torch"]}')
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, else all)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 
 
