@@ -12,7 +12,7 @@ import torch
 from convattn_plugin.analysis import bench_report as report
 from convattn_plugin.analysis.benchmark import BenchResult, ModeResult, paired_overhead, run_benchmark
 from convattn_plugin.analysis.memory import peak_memory
-from convattn_plugin.analysis.model_spec import parse_model
+from convattn_plugin.analysis.model_spec import build_model, parse_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,12 +155,13 @@ def test_help_explains_every_column():
     for i, r in enumerate(results):
         r.modes['compile'] = ModeResult(ms=5, ratio=1.01)
         r.modes['attn-train'] = ModeResult(ms=5, runs_ms=[1.0 + i, 1.5 + i, 1.2 + i])
+        r.modes['attn-infer'] = ModeResult(ms=2, runs_ms=[0.4 + i, 0.5 + i, 0.6 + i])
     headers = _headers(report.format_table(results, markdown=True))
     headers += _headers(report.format_targets(report.target_rows(results), markdown=True))
     assert len(headers) > 25
     for h in headers:
         generic = h
-        for mode in ('attn-train', 'infer', 'train', 'compile'):
+        for mode in ('attn-train', 'attn-infer', 'infer', 'train', 'compile'):
             generic = generic.replace(f'{mode} ', 'MODE ')
         assert h in out or generic in out, h
 
@@ -207,6 +208,33 @@ def test_attention_alone_mode(one_thread):
     assert 'attn-train ours / timm' in report.format_targets([row])
     base_row = report.format_table(results).splitlines()[2].split()
     assert base_row[:2] == ['resnet18', 'baseline'] and base_row[-3:] == ['-', '-', '-']  # nothing timed
+
+
+def test_attention_alone_inference_mode(one_thread):
+    """attn-infer times the attention modules' eval forward alone; an in-place gate gets a fresh input."""
+    results = run_benchmark(['resnet18+cbam', 'resnet18+timm:cbam'], modes=('attn-infer',), batch_size=2,
+                            img_size=32, rounds=3, attn_rounds=0, progress=False)
+    base, ours, theirs = results
+    assert base.modes['attn-infer'].ms < 0.2 * ours.modes['attn-infer'].ms     # nothing to run in the baseline
+    assert math.isnan(ours.modes['attn-infer'].ratio)
+    (row,) = report.target_rows(results)
+    expected = sorted(a / b for a, b in zip(ours.modes['attn-infer'].runs_ms, theirs.modes['attn-infer'].runs_ms))
+    assert row['attn-infer_ratio'] == pytest.approx(expected[1])
+    assert row['attn-infer_iqr'][0] <= row['attn-infer_ratio'] <= row['attn-infer_iqr'][1]
+    assert 'attn-infer ours / timm' in report.format_targets([row])
+
+    from convattn_plugin.analysis.bench_modes import make_call
+    model = build_model(parse_model('resnet18+cbam'), attn_inplace=True).eval()
+    x = torch.randn(1, 3, 32, 32)
+    seen = []
+    attn = next(m for m in model.modules() if type(m).__name__ == 'CBAM')
+    attn.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    call = make_call('attn-infer', model, x, None, torch.device('cpu'), None)
+    seen.clear()
+    call()
+    call()
+    assert not model.training and attn.inplace
+    assert seen[0] is not seen[1] and torch.equal(seen[0], seen[1])   # a fresh copy, never the gated one
 
 
 def test_compile_mode_keeps_a_graph_for_every_model():

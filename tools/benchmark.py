@@ -3,6 +3,7 @@
     python tools/benchmark.py                         # resnet50 vs our se/cbam/eca/gc and timm's
     python tools/benchmark.py --modes train --arch resnet18 --kinds cbam --rounds 9
     python tools/benchmark.py --modes attn-train --rounds 15 --threads 1       # the attention alone
+    python tools/benchmark.py --kinds se cbam eca --modes infer attn-infer --threads 1   # inference
     python tools/benchmark.py --modes infer compile --threads 2
     python tools/benchmark.py --device cuda --amp bf16 --channels-last --modes infer train compile
 
@@ -22,7 +23,8 @@ Columns of the first table (one row per model):
   MODE ms       median ms per call (a batch) over the rounds. MODE: infer = eval forward,
                 train = forward + backward + SGD step, compile = infer of torch.compile(model),
                 attn-train = the attention modules alone, forward + backward, each on an input
-                of the shape it sees in the model (no ratio to the plain model: it has none)
+                of the shape it sees in the model (no ratio to the plain model: it has none),
+                attn-infer = the same modules alone, eval forward
   MODE img/s    images per second: batch size / median time
   MODE +%       overhead over the baseline: median over rounds of (time / baseline's time in
                 the same round) - 1. A trailing "?" flags noise: the spread of those ratios
@@ -43,6 +45,9 @@ Columns of the second table (per kind that timm implements too):
                           the attention's own training time, ours / timm's (median of per-round
                           ratios) against the train target; "noise" when the target lies inside
                           the ratios' inter-quartile range
+  attn-infer ms ours, attn-infer ms timm, attn-infer ours / timm, attn-infer ratio IQR
+                          the same for the attention's own inference time, with the
+                          inter-quartile range of the per-round ratios (no target)
   extra MB ours, extra MB timm
                           extra training memory of each, over the plain model
   mem ours / timm, mem target, mem met
@@ -64,7 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--arch', default='resnet50', help='baseline of the default model list (default resnet50)')
     p.add_argument('--kinds', nargs='+', default=['se', 'cbam', 'eca', 'gc'], help='kinds of the default list')
     p.add_argument('--no-timm', action='store_true', help='leave timm\'s implementations out of the default list')
-    p.add_argument('--modes', nargs='+', default=['infer', 'train'], choices=['infer', 'train', 'compile', 'attn-train'],
+    p.add_argument('--modes', nargs='+', default=['infer', 'train'],
+                   choices=['infer', 'train', 'compile', 'attn-train', 'attn-infer'],
                    help='what to time, in this order (default: infer train)')
     p.add_argument('--compile', action='store_true', help='add the compile mode (torch.compile, default mode)')
     p.add_argument('--batch-size', type=_positive, default=8, help='images per call (default 8)')

@@ -10,7 +10,11 @@ Modes (every one runs the model alone: no hooks, no synchronisation inside):
 * ``attn-train``: the model's attention modules alone, each on a random input of the
   shape it sees in the model (recorded in one forward), forward and backward, in
   training mode: the training cost of the attention without the rest of the network's
-  time and its noise (a plain model has none: no overhead ratio in this mode).
+  time and its noise (a plain model has none: no overhead ratio in this mode);
+* ``attn-infer``: the same modules on the same inputs, eval forward under
+  ``torch.inference_mode``: the inference cost of the attention alone. A module that writes
+  into its input (``inplace=True``, ``--attn-inplace``) gets a fresh copy each call, and the
+  copy is timed with it.
 
 ``amp`` (``'bf16'`` / ``'fp16'``) wraps forward and loss in ``torch.autocast``;
 ``channels_last`` converts model and input to that memory format.
@@ -31,7 +35,7 @@ from .flops import is_attention_module
 
 __all__ = ['MODES', 'AMP_DTYPES', 'autocast', 'make_call', 'attention_time', 'room_for_compiled_models']
 
-MODES = ('infer', 'train', 'compile', 'attn-train')
+MODES = ('infer', 'train', 'compile', 'attn-train', 'attn-infer')
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
@@ -70,8 +74,8 @@ def make_call(mode: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, dev
     """The callable the timed rounds of ``mode`` run for ``model`` (see the module docstring)."""
     if mode == 'train':
         return _train_step(model, x, y, device, amp)
-    if mode == 'attn-train':
-        return _attention_train_step(model, x, device, amp)
+    if mode in ('attn-train', 'attn-infer'):
+        return _attention_step(model, x, device, amp, train=mode == 'attn-train')
     if mode not in ('infer', 'compile'):
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
     run = torch.compile(model) if mode == 'compile' else model
@@ -105,8 +109,8 @@ def _outer_attention_modules(model: nn.Module) -> list[nn.Module]:
     return [model.get_submodule(n) for n in outer]
 
 
-def _attention_train_step(model: nn.Module, x: torch.Tensor, device: torch.device,
-                          amp: Optional[str]) -> Callable[[], None]:
+def _attention_step(model: nn.Module, x: torch.Tensor, device: torch.device,
+                    amp: Optional[str], train: bool) -> Callable[[], None]:
     modules = _outer_attention_modules(model)
     inputs: dict[int, torch.Tensor] = {}
 
@@ -119,10 +123,18 @@ def _attention_train_step(model: nn.Module, x: torch.Tensor, device: torch.devic
     finally:
         for h in handles:
             h.remove()
-        model.train()
+        model.train(train)
     gen = torch.Generator(device='cpu').manual_seed(0)
     work = [(m, inputs[id(m)], torch.randn(inputs[id(m)].shape, generator=gen).to(inputs[id(m)]))
             for m in modules if id(m) in inputs]
+
+    def forward() -> None:
+        with torch.inference_mode(), autocast(device, amp):
+            for m, xin, _ in work:
+                m(xin.clone() if getattr(m, 'inplace', False) is True else xin)
+
+    if not train:
+        return forward
 
     def step() -> None:
         for m, xin, grad in work:

@@ -15,6 +15,7 @@ PANEL_TITLES = {
     'train': 'training step overhead',
     'compile': 'compiled inference overhead',
     'attn-train': 'attention alone, forward + backward',
+    'attn-infer': 'attention alone, eval forward',
     'memory': 'training peak memory, extra',
     'attn': 'time inside attention modules',
 }
@@ -36,7 +37,7 @@ def plot_results(results: Sequence[BenchResult], path: str, title: str = ''):
     if not attn:
         raise ValueError('plot_results: nothing to draw, every model is a baseline')
     modes = list(dict.fromkeys(m for r in attn for m in r.modes))
-    panels = [(m, PANEL_TITLES[m], 'ms per batch' if m == 'attn-train' else '% over baseline') for m in modes]
+    panels = [(m, PANEL_TITLES[m], 'ms per batch' if m.startswith('attn-') else '% over baseline') for m in modes]
     if any(not math.isnan(r.mem_extra_mb) for r in attn):
         panels.append(('memory', PANEL_TITLES['memory'], 'MB over baseline'))
     if any(not math.isnan(r.attn_ms) for r in attn):
@@ -55,7 +56,7 @@ def plot_results(results: Sequence[BenchResult], path: str, title: str = ''):
             vals = [r.mem_extra_mb for r in attn]
         elif key == 'attn':
             vals = [r.attn_ms for r in attn]
-        elif key == 'attn-train':  # no baseline to divide by: the time itself
+        elif key.startswith('attn-'):  # no baseline to divide by: the time itself
             vals = [r.modes[key].ms if key in r.modes else math.nan for r in attn]
         else:
             mrs = [r.modes.get(key) for r in attn]

@@ -48,7 +48,7 @@ def format_table(results: Sequence[BenchResult], markdown: bool = False) -> str:
                _num(r.attn_ms, '.2f')]
         for mode in modes:
             mr = r.modes.get(mode)
-            if mode == 'attn-train' and r.impl == 'baseline':
+            if mode.startswith('attn-') and r.impl == 'baseline':
                 mr = None  # no attention modules: nothing was timed
             row += [_num(mr.ms if mr else math.nan), _num(mr.images_per_s if mr else math.nan),
                     _pct(mr) if r.impl != 'baseline' else '-']
@@ -98,6 +98,11 @@ def target_rows(results: Sequence[BenchResult]) -> list[dict]:
                         'attn-train_noisy': paired.ratio_q1 <= TRAIN_TARGETS.get(ours.kind, 1.0) < paired.ratio_q3})
             row['attn-train_met'] = _verdict(paired.ratio <= TRAIN_TARGETS.get(ours.kind, 1.0),
                                              row['attn-train_noisy'])
+        a, b = ours.modes.get('attn-infer'), theirs.modes.get('attn-infer')
+        if a is not None and b is not None and a.runs_ms and b.runs_ms:
+            paired = paired_overhead(a.runs_ms, b.runs_ms, 1)  # ours / timm's, round by round
+            row.update({'attn-infer_ms_ours': a.ms, 'attn-infer_ms_timm': b.ms, 'attn-infer_ratio': paired.ratio,
+                        'attn-infer_iqr': [paired.ratio_q1, paired.ratio_q3]})
         if 'train_ratio' in row:
             t = TRAIN_TARGETS.get(ours.kind, 1.0)
             row['train_target'] = t
@@ -137,6 +142,10 @@ def format_targets(rows: Sequence[dict], markdown: bool = False) -> str:
     add('attn-train ms timm', 'attn-train_ms_timm', _num)
     add('attn-train ours / timm', 'attn-train_ratio', lambda v: _num(v, '.2f'))
     add('attn-train met', 'attn-train_met', str)
+    add('attn-infer ms ours', 'attn-infer_ms_ours', _num)
+    add('attn-infer ms timm', 'attn-infer_ms_timm', _num)
+    add('attn-infer ours / timm', 'attn-infer_ratio', lambda v: _num(v, '.2f'))
+    add('attn-infer ratio IQR', 'attn-infer_iqr', lambda v: f'{v[0]:.2f}-{v[1]:.2f}')
     add('extra MB ours', 'mem_ours', _num)
     add('extra MB timm', 'mem_timm', _num)
     add('mem ours / timm', 'mem_ratio', lambda v: _num(v, '.2f'))

@@ -2,7 +2,7 @@
 
 Models are named as :mod:`.model_spec` says (``resnet50``, ``resnet50_cbam``,
 ``resnet50+cbam``, ``resnet50+timm:cbam``); every model's baseline joins the run. The
-modes are :mod:`.bench_modes`' ``infer``, ``train``, ``compile`` and ``attn-train``.
+modes are :mod:`.bench_modes`' ``infer``, ``train``, ``compile``, ``attn-train`` and ``attn-infer``.
 
 How it measures, per mode:
 
@@ -141,7 +141,8 @@ def run_benchmark(
 
     Args:
         names: Model names (grammar in :mod:`.model_spec`).
-        modes: Any of ``'infer'``, ``'train'``, ``'compile'``, ``'attn-train'``, one after another.
+        modes: Any of ``'infer'``, ``'train'``, ``'compile'``, ``'attn-train'``, ``'attn-infer'``, one after
+            another.
         batch_size: Images per call.
         img_size: Input height and width.
         rounds: Timed rounds per mode (each model once per round).
@@ -186,7 +187,7 @@ def run_benchmark(
         with room_for_compiled_models(len(models) + 1) if mode == 'compile' else contextlib.nullcontext():
             times, warm = _time_mode(mode, models, x, y, dev, amp, rounds, warmup, sync, rng, results, progress)
         for k, r in results.items():
-            if mode == 'attn-train':  # no attention in the baseline: nothing to divide by
+            if mode.startswith('attn-'):  # no attention in the baseline: nothing to divide by
                 r.modes[mode] = paired_overhead(times[k], times[k], batch_size)
                 r.modes[mode].ratio = r.modes[mode].ratio_q1 = r.modes[mode].ratio_q3 = math.nan
             else:
