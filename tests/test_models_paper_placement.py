@@ -130,3 +130,12 @@ def test_psa_default_is_after_act1_of_every_block(name, blocks):
     assert _attention_names(model)[:blocks] == [f'layer1.{j}.act1.attn' for j in range(blocks)]
     assert all(b.se is None and type(b.act1.attn) is get_attn_info('psa').cls
                for n in LAYERS for b in model.get_submodule(n))
+
+
+def test_sk_after_a_zero_initialised_bn_is_refused_with_the_positions_that_train():
+    with pytest.raises(ValueError, match="sk at attn_position='block' follows the block's zero-initialised last BN"):
+        timm.create_model('resnet50_sk', attn_position='block', device='meta')
+    with pytest.raises(ValueError, match="a BasicBlock has none to replace.*'after_act1'"):
+        timm.create_model('resnet18_sk', attn_position='conv2', device='meta')
+    model = timm.create_model('resnet50_sk', attn_position='block', zero_init_last=False, device='meta')
+    assert type(model.layer1[0].se).__name__ == type(timm.create_model('resnet50_sk', device='meta').layer1[0].conv2).__name__

@@ -228,7 +228,14 @@ def build_attn_resnet(
     if attn_position == 'conv2' and basic:
         raise ValueError(
             f"{variant}: attn_position='conv2' replaces a bottleneck's 3x3 conv (+ BN + ReLU); a BasicBlock has none "
-            "to replace (the SK authors define SK units for bottlenecks only); use attn_position='block'")
+            "to replace (the SK authors define SK units for bottlenecks only); use attn_position='after_act1'")
+    if attn_kind == 'sk' and attn_position == 'block' and kwargs.get('zero_init_last', True):
+        # The se slot follows the block's last BN, which timm zero-initialises: the SK unit's input is
+        # constant 0, its BatchNorms pass no gradient, and the unit never trains (measured on digits).
+        raise ValueError(
+            f"{variant}: sk at attn_position='block' follows the block's zero-initialised last BN (timm's "
+            "zero_init_last): its input is 0, its BatchNorms pass no gradient and it never trains; accepted: "
+            "attn_position='conv2' (bottlenecks), 'after_act1', 'paper', or zero_init_last=False")
     if 'stride' in options or any('stride' in o for o in per_stage.values()):
         raise ValueError(f"{variant}: stride is not an attention option here: attn_position='conv2' gives each unit "
                          "the stride of the conv it replaces, and every other position keeps the map's size")
