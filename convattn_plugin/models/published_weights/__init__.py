@@ -14,6 +14,7 @@ from . import bangguwu, jongchan, landskape, timm_se, zjjconan  # noqa: F401  (f
 from . import bangguwu_mbv2, houqb_mbv2  # noqa: F401  (MobileNetV2 tags)
 from . import implus, wofmanaf  # noqa: F401  (SGE / SK-ResNet*, SA-ResNet tags)
 from . import cfzd  # noqa: F401  (FcaNet tags)
+from . import yoloonme  # noqa: F401  (EMA-MobileNetV2 tag)
 from .key_rules import unwrap_checkpoint
 from .registry import PUBLISHED, PublishedWeights, get_published, list_published, register_published
 from .timm_cfgs import (check_converted, published_cfg, published_cfgs,
