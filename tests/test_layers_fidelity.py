@@ -376,7 +376,7 @@ def test_gc_training_path_matches_the_formula(layout):
 def test_gc_pointwise_conv_is_the_convolution(layout, bias):
     # GC's conv_attn runs as a batched product; it must be nn.Conv2d(C, 1, 1) in values,
     # gradients, parameters and state-dict keys (published GC weights load into it).
-    from convattn_plugin.layers.gc import PointwiseConvToOne
+    from convattn_plugin.layers.fast_paths import PointwiseConvToOne
     torch.manual_seed(0)
     conv = PointwiseConvToOne(12, bias=bias).double()
     ref = nn.Conv2d(12, 1, 1, bias=bias).double()

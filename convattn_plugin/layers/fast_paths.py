@@ -181,11 +181,6 @@ def max_along(x: torch.Tensor, dim: int) -> torch.Tensor:
     return x.amax(dim)
 
 
-# Largest H*W where inference takes the channel halves: 64 (7x7 and 8x8 maps, ResNet's last
-# stage). On larger maps the halves gain nothing in CBAM's forward and allocate a half-size map.
-CHANNEL_HALVES_MAX_POSITIONS = 64
-
-
 @torch.fx.wrap
 def channel_max(x: torch.Tensor) -> torch.Tensor:
     """``x.amax(1, keepdim=True)``: on small maps in inference as maxima of channel halves, in training with indices.
@@ -203,7 +198,9 @@ def channel_max(x: torch.Tensor) -> torch.Tensor:
     if torch.is_grad_enabled() and x.requires_grad:
         return torch.max(x, dim=1, keepdim=True)[0]
     c = x.shape[1]
-    if c == 1 or x.shape[2] * x.shape[3] > CHANNEL_HALVES_MAX_POSITIONS or not x.is_contiguous():
+    # Largest H*W for the halves: 64 (7x7 and 8x8 maps, ResNet's last stage; a literal, for
+    # TorchScript). On larger maps they gain nothing in CBAM's forward and allocate a half-size map.
+    if c == 1 or x.shape[2] * x.shape[3] > 64 or not x.is_contiguous():
         return x.amax(1, keepdim=True)
     h = (c + 1) // 2  # for odd c the halves share the middle channel: max is idempotent
     buf = torch.maximum(x[:, :h], x[:, c - h:])
