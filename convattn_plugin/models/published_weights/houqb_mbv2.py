@@ -71,7 +71,7 @@ def ca_mbv2_to_ours(state_dict: StateDict) -> StateDict:
     return out
 
 
-MBV2_CFG = dict(first_conv='conv_stem', classifier='classifier', paper_ids=('arXiv:1801.04381', 'arXiv:2103.02907'))
+MBV2_CFG = dict(first_conv='conv_stem', classifier='classifier')
 
 register_published(PublishedWeights(
     model='mobilenetv2_100_coord', tag='houqb_in1k',

@@ -39,6 +39,17 @@ __all__ = ['add_bn_counters', 'check_converted', 'check_hub_cached_file', 'publi
            'published_filter_fn', 'published_model_kwargs']
 
 
+#: arXiv id of each family's backbone paper, first of a tag's ``paper_ids`` (then the attention's).
+BACKBONE_PAPERS = {'resnet': '1512.03385', 'mobilenetv2': '1801.04381'}
+
+
+def _backbone_paper(model: str) -> str:
+    family = next((f for f in BACKBONE_PAPERS if model.startswith(f)), None)
+    if family is None:
+        raise ValueError(f'{model}: no backbone paper known for its family; known: {sorted(BACKBONE_PAPERS)}')
+    return BACKBONE_PAPERS[family]
+
+
 def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
     """The timm pretrained cfg of one tag."""
     return {
@@ -48,7 +59,7 @@ def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
         'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD,
         'first_conv': 'conv1', 'classifier': 'fc',
         'license': entry.license, 'origin_url': entry.repo_url, 'paper_name': entry.paper,
-        'paper_ids': tuple(f'arXiv:{p}' for p in ('1512.03385', entry.arxiv) if p),
+        'paper_ids': tuple(f'arXiv:{p}' for p in (_backbone_paper(entry.model), entry.arxiv) if p),
         'description': f"{entry.model} with the authors' weights: {entry.reported}",
         'notes': (_how_to_load(entry), *entry.notes),
         **entry.cfg,
