@@ -11,7 +11,7 @@ followed the Python class, ``ConvAttnEfficientChannelAttn`` for ``eca``; those a
 
 The registered class is a thin subclass of the pure-torch one that also accepts mmcv's
 plugin convention, ``in_channels=`` instead of ``channels``, so mmdet / mmseg backbones
-can use it through ``plugins=[dict(cfg=dict(type='ConvAttnCBAM'), ...)]``.
+can use it through ``plugins=[dict(cfg=dict(type='ConvAttnCbam'), ...)]``.
 
 Initialisation: a parent mmengine ``BaseModule`` (mmdet's and mmseg's ``ResNet``) applies its
 ``init_cfg`` (Kaiming on every ``Conv2d``, constant 1 on every BatchNorm) to all its
