@@ -5,7 +5,7 @@ Importing this package
 - lets ``torch.load(weights_only=True)`` read mmengine training checkpoints
   (:mod:`.checkpoint_compat`: ``--resume``, ``load_from``, ``Pretrained`` on torch >= 2.6);
 - registers into mmengine's root ``MODELS`` (found from the mmpretrain, mmdet and
-  mmseg scopes): every attention kind as ``ConvAttn<Class>`` (:mod:`.layers`), the
+  mmseg scopes): every attention kind as ``ConvAttn<Kind>`` (``ConvAttnEca``; :mod:`.layers`), the
   backbones ``ConvAttnResNet``, ``ConvAttnVGG`` and the preset builder
   ``ConvAttnBackbone(arch='resnet18_cbam')`` (:mod:`.presets`);
 - registers ``EpochSeedHook`` into mmengine's root ``HOOKS``;
