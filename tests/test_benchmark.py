@@ -11,7 +11,7 @@ import torch
 
 from convattn_plugin.analysis import bench_report as report
 from convattn_plugin.analysis.benchmark import BenchResult, ModeResult, paired_overhead, run_benchmark
-from convattn_plugin.analysis.memory import peak_memory
+from convattn_plugin.analysis.bench_modes import peak_memory
 from convattn_plugin.analysis.model_spec import build_model, parse_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ def test_tables_files_and_figure(tiny_results, tmp_path):
     back, meta = report.read_results(str(tmp_path / 'r.json'))
     assert back[1].modes['train'].runs_ms == tiny_results[1].modes['train'].runs_ms and meta['batch_size'] == 2
     pytest.importorskip('matplotlib')
-    from convattn_plugin.analysis.bench_plot import PANEL_TITLES, plot_results
+    from convattn_plugin.analysis.bench_report import PANEL_TITLES, plot_results
     axes = plot_results(tiny_results, str(tmp_path / 'r.png'))
     assert [ax.get_title() for ax in axes] == [PANEL_TITLES[k] for k in ('infer', 'train', 'memory', 'attn')]
     for ax in axes:

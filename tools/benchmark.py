@@ -114,7 +114,7 @@ def _positive(text: str) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from convattn_plugin.analysis.bench_session import benchmark_session
+    from convattn_plugin.analysis.bench_report import benchmark_session
 
     return benchmark_session(
         models=args.models, arch=args.arch, kinds=args.kinds, with_timm=not args.no_timm, modes=args.modes,

@@ -49,7 +49,7 @@ def _positive(text: str) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from convattn_plugin.analysis.map_weights import WeightsError
-    from convattn_plugin.analysis.vis_session import draw_attention_maps
+    from convattn_plugin.analysis.attention_plot import draw_attention_maps
 
     try:
         print(draw_attention_maps(args.model, args.image, args.img_size, args.checkpoint, args.config,

@@ -5,16 +5,16 @@ Costs:
 * :mod:`.flops` -- FLOP counts that include gates, pooling and softmax.
 * :mod:`.model_spec` -- model names of the tools (``resnet50+cbam``, ``resnet50+timm:cbam``).
 * :mod:`.benchmark` -- interleaved timing rounds per mode and paired ratios;
-  :mod:`.bench_modes` (inference, training step, compiled), :mod:`.memory` (peak memory),
-  :mod:`.machine` (where it ran), :mod:`.bench_report` (tables, files), :mod:`.bench_plot`,
-  :mod:`.bench_session` (what ``tools/benchmark.py`` runs).
+  :mod:`.bench_modes` (what each mode times: inference, training step, compiled, the
+  attention alone; peak memory), :mod:`.bench_report` (tables, files, the figure, and the
+  session ``tools/benchmark.py`` runs); where it ran: :mod:`convattn_plugin.machine`.
 * :mod:`.model_table` -- the params/FLOPs table of docs/timm_models.md.
 
 Where attention looks:
 
 * :mod:`.attention_maps` -- capture every attention module's gates;
-  :mod:`.grad_cam`; :mod:`.attention_plot` (the figure); :mod:`.map_weights` (which
-  checkpoint files can be drawn); :mod:`.vis_session` (what ``tools/vis_attention.py`` runs).
+  :mod:`.grad_cam`; :mod:`.attention_plot` (the figure, and what ``tools/vis_attention.py``
+  runs); :mod:`.map_weights` (which checkpoint files can be drawn).
 
 Only :mod:`.flops` is imported here; the others pull in timm, matplotlib and tqdm
 when they are imported.

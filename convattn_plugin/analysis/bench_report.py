@@ -1,28 +1,43 @@
-"""The benchmark's tables and result files, and what every column means.
+"""What the benchmark reports: its tables, result files and figure, and the session that makes them.
 
-Two tables: one row per model (:func:`format_table`), and per kind that timm implements
-too, our overhead beside timm's with the targets (:func:`target_rows`,
-:func:`format_targets`). ``python tools/benchmark.py --help`` explains every column.
+* Two tables: one row per model (:func:`format_table`), and per kind that timm implements
+  too, our overhead beside timm's with the targets (:func:`target_rows`,
+  :func:`format_targets`). ``python tools/benchmark.py --help`` explains every column.
+* The figure (:func:`plot_results`): one bar chart per measured overhead, ours beside timm's.
+* :func:`benchmark_session`: one session as ``tools/benchmark.py`` runs it: measure (or
+  reload), print, write, plot.
 """
 from __future__ import annotations
 
 import csv
+import importlib
+import importlib.util
 import io
 import json
 import math
+import os
+import sys
+import textwrap
+import time
 from dataclasses import asdict
 from typing import Optional, Sequence
 
-from ..atomic_files import atomic_write_text
-from .benchmark import BenchResult, ModeResult, paired_overhead
+import torch
+
+from ..atomic_files import atomic_write, atomic_write_text
+from ..machine import describe_run, load_average, machine_info
+from .benchmark import BenchResult, ModeResult, paired_overhead, run_benchmark
+from .model_spec import default_models
 
 __all__ = ['TRAIN_TARGETS', 'MEMORY_TARGETS', 'format_table', 'target_rows', 'format_targets',
-           'write_results', 'read_results']
+           'write_results', 'read_results', 'plot_results', 'PANEL_TITLES', 'benchmark_session',
+           'import_extra']
 
 # Our training-step overhead over the plain model at most this times timm's, per kind.
 TRAIN_TARGETS = {'se': 1.0, 'eca': 1.0, 'cbam': 0.8, 'gc': 0.8}
 # Our extra training peak memory over the plain model at most this times timm's extra.
 MEMORY_TARGETS = {'se': 1.0, 'eca': 1.0, 'cbam': 0.6, 'gc': 1.0}
+
 
 def _num(v: float, fmt: str = '.1f') -> str:
     return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
@@ -186,3 +201,168 @@ def read_results(path: str) -> tuple[list[BenchResult], dict]:
         rec['modes'] = {k: ModeResult(**v) for k, v in rec.get('modes', {}).items()}
         results.append(BenchResult(**rec))
     return results, data.get('meta', {})
+
+
+PANEL_TITLES = {
+    'infer': 'inference overhead',
+    'train': 'training step overhead',
+    'compile': 'compiled inference overhead',
+    'attn-train': 'attention alone, forward + backward',
+    'attn-infer': 'attention alone, eval forward',
+    'memory': 'training peak memory, extra',
+    'attn': 'time inside attention modules',
+}
+
+
+def plot_results(results: Sequence[BenchResult], path: str, title: str = ''):
+    """Draw the overheads of every non-baseline model and save a PNG; returns the figure's axes.
+
+    One panel per mode (% over the baseline, whiskers: inter-quartile range of the per-round
+    ratios, hatched bars: flagged as noise), the extra training memory (MB) and the time
+    inside attention modules (ms). Ours in blue, timm's in orange. The returned list holds
+    the drawn axes (already saved and closed), for checking what was drawn.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    attn = [r for r in results if r.impl != 'baseline']
+    if not attn:
+        raise ValueError('plot_results: nothing to draw, every model is a baseline')
+    modes = list(dict.fromkeys(m for r in attn for m in r.modes))
+    panels = [(m, PANEL_TITLES[m], 'ms per batch' if m.startswith('attn-') else '% over baseline') for m in modes]
+    if any(not math.isnan(r.mem_extra_mb) for r in attn):
+        panels.append(('memory', PANEL_TITLES['memory'], 'MB over baseline'))
+    if any(not math.isnan(r.attn_ms) for r in attn):
+        panels.append(('attn', PANEL_TITLES['attn'], 'ms per forward'))
+    ncol = min(len(panels), 3)
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(4.0, 1.2 + 0.32 * len(attn)) * ncol, 3.4 * nrow + 0.6),
+                             squeeze=False)
+    colors = {'ours': '#1f77b4', 'timm': '#ff7f0e'}
+    labels = [r.kind + (' (timm)' if r.impl == 'timm' else '') for r in attn]
+    xs = list(range(len(attn)))
+    drawn = []
+    for ax, (key, label, unit) in zip(axes.flat, panels):
+        err, hatch = None, [''] * len(attn)
+        if key == 'memory':
+            vals = [r.mem_extra_mb for r in attn]
+        elif key == 'attn':
+            vals = [r.attn_ms for r in attn]
+        elif key.startswith('attn-'):  # no baseline to divide by: the time itself
+            vals = [r.modes[key].ms if key in r.modes else math.nan for r in attn]
+        else:
+            mrs = [r.modes.get(key) for r in attn]
+            vals = [mr.overhead * 100 if mr else math.nan for mr in mrs]
+            err = [[max(v - (mr.ratio_q1 - 1) * 100, 0) if mr else 0 for v, mr in zip(vals, mrs)],
+                   [max((mr.ratio_q3 - 1) * 100 - v, 0) if mr else 0 for v, mr in zip(vals, mrs)]]
+            hatch = ['//' if mr and mr.noisy else '' for mr in mrs]
+        bars = ax.bar(xs, vals, 0.75, color=[colors.get(r.impl, 'grey') for r in attn], yerr=err, capsize=2)
+        for bar, h in zip(bars, hatch):
+            bar.set_hatch(h)
+        ax.axhline(0, color='black', lw=0.8)
+        ax.set_xticks(xs)
+        ax.set_xticklabels(labels, rotation=45 if len(attn) > 5 else 0,
+                           ha='right' if len(attn) > 5 else 'center', fontsize=8)
+        ax.set_title(label, fontsize=10)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.grid(axis='y', alpha=0.3)
+        drawn.append(ax)
+    for ax in list(axes.flat)[len(panels):]:
+        fig.delaxes(ax)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+    handles.append(plt.Rectangle((0, 0), 1, 1, facecolor='white', edgecolor='black', hatch='//'))
+    drawn[0].legend(handles, ['ours', 'timm', 'noise (spread > effect)'], fontsize=7)
+    if title:
+        fig.suptitle('\n'.join(textwrap.wrap(title, int(fig.get_figwidth() * 14))), fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
+    plt.close(fig)
+    return drawn
+
+
+def import_extra(spec: str) -> None:
+    """Import a module by name, or run a ``.py`` file as a module (it may register kinds)."""
+    if spec.endswith('.py'):
+        if not os.path.isfile(spec):
+            raise ValueError(f'--import {spec!r}: no such file')
+        name = os.path.splitext(os.path.basename(spec))[0]
+        mod_spec = importlib.util.spec_from_file_location(name, spec)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[name] = module
+        mod_spec.loader.exec_module(module)
+    else:
+        importlib.import_module(spec)
+
+
+def benchmark_session(
+        models: Optional[Sequence[str]] = None,
+        arch: str = 'resnet50',
+        kinds: Sequence[str] = ('se', 'cbam', 'eca', 'gc'),
+        with_timm: bool = True,
+        modes: Sequence[str] = ('infer', 'train'),
+        batch_size: int = 8,
+        img_size: int = 224,
+        rounds: int = 7,
+        warmup: int = 1,
+        device: Optional[str] = None,
+        amp: Optional[str] = None,
+        channels_last: bool = False,
+        threads: Optional[int] = None,
+        attn_inplace: bool = False,
+        attn_rounds: int = 3,
+        imports: Sequence[str] = (),
+        seed: int = 0,
+        outputs: Optional[Sequence[str]] = None,
+        plot: str = '',
+        markdown: bool = False,
+        progress: bool = True,
+        from_json: Optional[str] = None,
+) -> int:
+    """Run :func:`~convattn_plugin.analysis.benchmark.run_benchmark` and report it; returns 0.
+
+    Arguments are those of ``tools/benchmark.py`` (see its ``--help``). With ``from_json``,
+    nothing is measured: the tables and the figure are made from an earlier run's file.
+    """
+    for spec in imports:
+        import_extra(spec)
+    if threads:
+        torch.set_num_threads(threads)
+    if from_json:
+        results, meta = read_results(from_json)
+        outputs = [p for p in (outputs or []) if os.path.abspath(p) != os.path.abspath(from_json)]
+    else:
+        device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        if device.startswith('cuda') and not torch.cuda.is_available():
+            raise ValueError(f'--device {device!r}: CUDA is not available here; use --device cpu')
+        names = list(models) if models else default_models(arch, kinds, with_timm=with_timm)
+        meta = dict(models=names, modes=list(modes), batch_size=batch_size, img_size=img_size, rounds=rounds,
+                    warmup=warmup, amp=amp, channels_last=channels_last, attn_inplace=attn_inplace,
+                    machine=machine_info(torch.device(device)), started=time.strftime('%Y-%m-%d %H:%M:%S'))
+        if device == 'cpu' and (amp or channels_last):
+            print('note: --amp / --channels-last are meant for GPUs; measuring them on the CPU anyway',
+                  file=sys.stderr)
+        t0 = time.time()
+        results = run_benchmark(names, modes=modes, batch_size=batch_size, img_size=img_size, rounds=rounds,
+                                warmup=warmup, device=device, amp=amp, channels_last=channels_last,
+                                attn_inplace=attn_inplace, attn_rounds=attn_rounds, seed=seed, progress=progress)
+        meta['seconds'] = round(time.time() - t0, 1)
+        meta['load_avg_after'] = load_average()
+        if outputs is None:
+            outputs = ['outputs/benchmark.csv', 'outputs/benchmark.json']
+    print(f'\n{describe_run(meta)}; {meta.get("seconds")} s\n')
+    print(format_table(results, markdown=markdown))
+    rows = target_rows(results)
+    if rows:
+        print('\nOurs vs timm\'s implementation of the same kind (overheads over the plain model):\n')
+        print(format_targets(rows, markdown=markdown))
+    if any(mr.noisy for r in results if r.impl != 'baseline' for mr in r.modes.values()):
+        print('\n"?" / "noise": the spread over rounds is larger than the overhead; these figures do not '
+              'resolve the difference (more --rounds, or a quieter machine).')
+    for path in outputs or []:
+        write_results(results, path, meta)
+        print(f'wrote {path}')
+    if plot:
+        plot_results(results, plot, title=describe_run(meta))
+        print(f'wrote {plot}')
+    return 0

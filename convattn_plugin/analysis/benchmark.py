@@ -19,7 +19,7 @@ How it measures, per mode:
 
 Apart from the timed rounds: FLOPs (:mod:`.flops`, per image, eval), the time inside the
 attention modules (:func:`.bench_modes.attention_time`, a separate pass with hooks), and
-for ``train`` the peak memory of one more step (:mod:`.memory`).
+for ``train`` the peak memory of one more step (:func:`.bench_modes.peak_memory`).
 """
 from __future__ import annotations
 
@@ -33,9 +33,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from .bench_modes import MODES, attention_time, make_call, room_for_compiled_models
+from .bench_modes import MODES, attention_time, make_call, peak_memory, room_for_compiled_models
 from .flops import flop_breakdown
-from .memory import peak_memory
 from .model_spec import ModelSpec, build_model, parse_model
 
 __all__ = ['ModeResult', 'BenchResult', 'run_benchmark', 'paired_overhead']
