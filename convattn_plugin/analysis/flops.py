@@ -241,8 +241,8 @@ def flop_breakdown(
         input_size: Shape of a random input, or the input tensor itself.
         backward: Also run and count the backward pass of ``output.sum()``.
         attention_filter: Which modules count as attention for ``FlopCount.attention``.
-        on_meta: Count on a copy of the model on the ``meta`` device (shapes only, ~40x
-            faster than computing); falls back to a real run where an operator has no
+        on_meta: Count on a copy of the model on the ``meta`` device (shapes only, no
+            arithmetic, so much faster than computing); falls back to a real run where an operator has no
             meta kernel or the input is a real tensor.
 
     Returns:
