@@ -21,8 +21,10 @@ from convattn_plugin.models import (
 )
 from convattn_plugin.models.attn_resnet import PAPER_PLACEMENT, RESNET_FAMILY
 
-# The ResNet and VGG names: the MobileNetV2 family's have their own tests (test_models_mobilenetv2.py).
-ALL_MODELS = [n for n in list_attn_models() if n.startswith(('resnet', 'vgg'))]
+# The ResNet (ResNeXt included) and VGG names, by the family that registered them (timm's module
+# filter, not a name prefix): the MobileNetV2 family's have their own tests (test_models_mobilenetv2.py).
+RESNET_NAMES = timm.list_models(module=RESNET_FAMILY.module.rsplit('.', 1)[-1])
+ALL_MODELS = sorted({*RESNET_NAMES, *timm.list_models(module='attn_vgg')})
 IMG, BATCH, NUM_CLASSES = 64, 2, 3
 # Every kind on these in the default run (BasicBlock, Bottleneck, VGG with and without BN) ...
 EVERY_KIND_ON = ('resnet18', 'resnet34', 'resnet50', 'vgg11', 'vgg16_bn')
@@ -90,12 +92,13 @@ def _randomise_zero_params(model: torch.nn.Module) -> None:
 def test_every_backbone_and_kind_is_registered():
     expected = {f'{arch}_{kind}' for arch in [*RESNET_ARCHS, *VGG_ARCHS] for kind in list_attentions()}
     assert set(ALL_MODELS) == expected
-    assert len(ALL_MODELS) == 13 * len(list_attentions())
+    assert len(ALL_MODELS) == 14 * len(list_attentions())  # ResNet-18..152, ResNeXt-50 (32x4d), 8 VGGs
+    assert 'resnext50_32x4d_simam' in RESNET_NAMES
     mobilenets = {f'{arch}_{kind}' for arch in MOBILENETV2_ARCHS for kind in list_attentions()}
     assert set(list_attn_models()) == expected | mobilenets  # every family in FAMILIES
     assert set(timm.list_models('*_cbam')) == {n for n in expected | mobilenets if n.endswith('_cbam')}
-    assert set(timm.list_models(module='attn_resnet')) == {n for n in expected if n.startswith('resnet')}
-    assert set(timm.list_models(module='attn_vgg')) == {n for n in expected if n.startswith('vgg')}
+    assert set(RESNET_NAMES) == {f'{arch}_{kind}' for arch in RESNET_ARCHS for kind in list_attentions()}
+    assert set(timm.list_models(module='attn_vgg')) == {f'{arch}_{kind}' for arch in VGG_ARCHS for kind in list_attentions()}
     assert all(timm.is_model(n) for n in expected)
     assert 'resnet18_cbam.untrained' in timm.list_models('resnet18_*', include_tags=True)
     # untrained names list no weights; the authors' CBAM weights are a tag (models/published_weights)
@@ -142,9 +145,10 @@ def test_model(name):
     # Attention of this kind where documented: ResNet where the kind's paper puts it, else every
     # stage, or the last for quadratic kinds.
     stages = _attn_stages(model)
-    num_stages = 4 if arch.startswith('resnet') else 5
+    resnet = arch in RESNET_ARCHS  # ResNeXt-50 included
+    num_stages = 4 if resnet else 5
     default = [num_stages - 1] if info.quadratic else list(range(num_stages))
-    paper = PAPER_PLACEMENT.get(kind, (None, None))[1] if arch.startswith('resnet') else None
+    paper = PAPER_PLACEMENT.get(kind, (None, None))[1] if resnet else None
     assert sorted(stages) == (default if paper is None else list(paper))
     assert all(type(m) is info.cls for mods in stages.values() for m in mods)
 
@@ -173,9 +177,17 @@ def test_model(name):
 
 
 # Every backbone once; the kinds rotate so that quadratic (last-stage-only) ones are covered too.
-@pytest.mark.parametrize('name', [f'{arch}_{kind}' for arch, kind in zip(
-    [*RESNET_ARCHS, *VGG_ARCHS], ['cbam', 'nonlocal', 'se', 'dualattn', 'eca', 'selfattn', 'localattn',
-                                  'gc', 'bam', 'coord', 'simam', 'triplet', 'convgate'])])
+# resnext50_32x4d gets sk: its unit in place of the grouped 3x3 convs.
+FEATURES_ONLY_KIND = dict(zip([*RESNET_ARCHS, *VGG_ARCHS], [
+    'cbam', 'nonlocal', 'se', 'dualattn', 'eca', 'sk', 'selfattn', 'localattn', 'gc', 'bam', 'coord', 'simam',
+    'triplet', 'convgate']))
+
+
+def test_features_only_covers_every_backbone():
+    assert set(FEATURES_ONLY_KIND) == {*RESNET_ARCHS, *VGG_ARCHS}
+
+
+@pytest.mark.parametrize('name', [f'{arch}_{kind}' for arch, kind in FEATURES_ONLY_KIND.items()])
 def test_features_only(name):
     out_indices = (1, 2, 4)
     model = _create(name, features_only=True, out_indices=out_indices).eval()
@@ -188,6 +200,40 @@ def test_features_only(name):
     assert model.feature_info.channels() == [reference[i]['num_chs'] for i in out_indices]
     # The wrapper keeps the attention (feature taps are after it).
     assert any(type(m) is get_attn_info(_split(name)[1]).cls for m in model.modules())
+
+
+# ---------------------------------------------------------------------------------------------
+# ResNeXt-50 (32x4d): the ResNet family's grouped bottlenecks
+
+@pytest.mark.parametrize('kind', list_attentions())
+def test_resnext_every_kind_builds_where_its_paper_puts_it(kind):
+    name = f'resnext50_32x4d_{kind}'
+    info = get_attn_info(kind)
+    model = _create(name).eval()
+    paper = PAPER_PLACEMENT.get(kind, (None, None))[1]
+    expected = ([3] if info.quadratic else [0, 1, 2, 3]) if paper is None else list(paper)
+    assert sorted(_attn_stages(model)) == expected
+    # The grouped 3x3 convs stay (32 groups, 4 channels each per 64 planes), except where SK replaces them.
+    if kind != 'sk':
+        first = [getattr(model, f'layer{s}')[0].conv2 for s in range(1, 5)]
+        assert [(c.groups, c.in_channels) for c in first] == [(32, 128), (32, 256), (32, 512), (32, 1024)]
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 32, 32))
+    assert out.shape == (1, NUM_CLASSES) and torch.isfinite(out).all()
+
+
+def test_resnext_sk_fca_and_psa_options():
+    sk = timm.create_model('resnext50_32x4d_sk', device='meta')
+    unit = sk.layer2[0].conv2  # the unit in place of the strided grouped conv, its branches grouped as SKNet's
+    assert [(p.conv.groups, p.conv.stride, p.conv.dilation) for p in unit.paths] == [
+        (32, (2, 2), (1, 1)), (32, (2, 2), (2, 2))]
+    assert isinstance(sk.layer2[0].bn2, torch.nn.Identity) and unit.paths[0].conv.in_channels == 256
+    fca = timm.create_model('resnext50_32x4d_fca', device='meta')
+    assert [fca.get_submodule(f'layer{i}.0.se').dct_size for i in range(1, 5)] == [56, 28, 14, 7]
+    psa = timm.create_model('resnext50_32x4d_psa', device='meta')
+    assert isinstance(psa.layer1[0].act1, ActAttn) and psa.layer1[0].act1.attn.channels == 128  # the bottleneck width
+    bam = timm.create_model('resnext50_32x4d_bam', device='meta')
+    assert [hasattr(getattr(bam, f'layer{i}'), 'attn') for i in range(1, 5)] == [True, True, True, False]
 
 
 def test_num_classes_zero_gives_features():
@@ -237,11 +283,12 @@ def test_resnet_grad_checkpointing():
 # Plain backbone names stay plain
 
 @pytest.mark.parametrize('plain,name', [('resnet50', 'resnet50_cbam'), ('resnet18', 'resnet18_dualattn'),
+                                        ('resnext50_32x4d', 'resnext50_32x4d_bam'),
                                         ('vgg16', 'vgg16_localattn'), ('vgg16_bn', 'vgg16_bn_selfattn')])
 def test_backbone_keys_are_those_of_the_plain_model(plain, name):
     plain_sd = timm.create_model(plain, device='meta').state_dict()
     attn_sd = timm.create_model(name, device='meta').state_dict()
-    markers = ('.se.', '.attn.') if plain.startswith('resnet') else ('.attn.',)  # ResNet: block or stage end
+    markers = ('.se.', '.attn.') if plain in RESNET_ARCHS else ('.attn.',)  # ResNet: block or stage end
     backbone = {k: v.shape for k, v in attn_sd.items() if not any(m in k for m in markers)}
     assert backbone == {k: v.shape for k, v in plain_sd.items()}
     assert len(attn_sd) > len(plain_sd)

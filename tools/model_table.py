@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     doc = __doc__.split('\n', 1)
     p = argparse.ArgumentParser(description=doc[0], epilog=doc[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--backbones', nargs='+', default=['resnet50', 'vgg16'],
-                   help='one backbone per table: resnet18..152, vgg11..19, vgg11_bn..vgg19_bn')
+                   help='one backbone per table: resnet18..152, resnext50_32x4d, vgg11..19, vgg11_bn..vgg19_bn')
     p.add_argument('--img-size', type=_positive, default=224, help='input size in pixels (a positive int)')
     args = p.parse_args(argv)
     from convattn_plugin.analysis.model_table import model_tables

@@ -1,6 +1,9 @@
-"""ResNet-18/34/50/101/152 with attention: ``resnet{depth}_{kind}``.
+"""ResNet-18/34/50/101/152 and ResNeXt-50 (32x4d) with attention: ``resnet{depth}_{kind}``,
+``resnext50_32x4d_{kind}``.
 
-The model is timm's own :class:`~timm.models.resnet.ResNet`. By default each kind goes where
+The model is timm's own :class:`~timm.models.resnet.ResNet` (ResNeXt: its bottleneck's 3x3 conv
+has 32 groups of 4 channels per 64 of ``planes``, ``cardinality=32, base_width=4``, as timm's
+``resnext50_32x4d``; Xie et al., arXiv:1611.05431). By default each kind goes where
 its paper (or its authors' ImageNet code) puts it in a ResNet (``attn_position='paper'``,
 :data:`PAPER_PLACEMENT`): ``bam`` once on the outputs of layer1..layer3, ``simam`` in every
 block after conv2 and before bn2, ``gc`` in the blocks of layer2..layer4, ``nonlocal`` once
@@ -15,7 +18,8 @@ the addition (the placement of SE and CBAM, Woo et al., arXiv:1807.06521), of ev
 or of layer4 only for ``selfattn`` (quadratic cost). Plain ResNet keys are unchanged and
 attention adds ``layer{i}.{j}.se.*``, ``layer{i}.attn.*``, ``layer{i}.{j}.bn2.attn.*`` or
 ``layer{i}.{j}.act1.attn.*``, so timm and torchvision ResNet weights load as they are; only
-``resnet{50,101,152}_sk`` drop each bottleneck's ``conv2`` / ``bn2`` keys (the SK unit replaces them).
+``resnet{50,101,152}_sk`` and ``resnext50_32x4d_sk`` drop each bottleneck's ``conv2`` / ``bn2`` keys (the SK
+unit replaces them; in ResNeXt too the unit's branches have 32 groups, SKNet-50 being a ResNeXt-50 with SK units).
 
 Stages are numbered 0..3 (``layer1``..``layer4``; timm feature index = stage + 1, since
 ``feature_info[0]`` is the stem). ``attn_position='block'`` puts any kind in the ``se`` slot
@@ -47,13 +51,14 @@ __all__ = [
     'describe_placement', 'register_resnet_kind',
 ]
 
-# The arguments of timm's own resnet18..resnet152 entry points.
+# The arguments of timm's own resnet18..resnet152 and resnext50_32x4d entry points.
 RESNET_ARCHS: dict[str, dict[str, Any]] = {
     'resnet18': dict(block=BasicBlock, layers=(2, 2, 2, 2)),
     'resnet34': dict(block=BasicBlock, layers=(3, 4, 6, 3)),
     'resnet50': dict(block=Bottleneck, layers=(3, 4, 6, 3)),
     'resnet101': dict(block=Bottleneck, layers=(3, 4, 23, 3)),
     'resnet152': dict(block=Bottleneck, layers=(3, 8, 36, 3)),
+    'resnext50_32x4d': dict(block=Bottleneck, layers=(3, 4, 6, 3), cardinality=32, base_width=4),
 }
 NUM_STAGES = 4
 # Where attention goes in a chosen stage: every block's ``se`` slot (after the last BN);
@@ -107,7 +112,7 @@ def _span(stages: Sequence[int]) -> str:
 
 def describe_placement(kind: str, attn_position: str = 'paper',
                        attn_stages: Union[int, Sequence[int], None] = None) -> str:
-    """Where ``resnet*_{kind}`` puts its attention, in words (``'after layer1-3'``).
+    """Where ``resnet*_{kind}`` (and ``resnext50_32x4d_{kind}``) puts its attention, in words (``'after layer1-3'``).
 
     Args:
         kind: Registered attention kind.
@@ -290,7 +295,8 @@ RESNET_FAMILY = ModelFamily(
 
 
 def register_resnet_kind(kind: str) -> list[str]:
-    """Register ``resnet{18,34,50,101,152}_{kind}`` into timm (for a kind registered later)."""
+    """Register ``resnet{18,34,50,101,152}_{kind}`` and ``resnext50_32x4d_{kind}`` into timm (for a kind
+    registered later)."""
     return register_family_kind(RESNET_FAMILY, kind)
 
 
