@@ -95,7 +95,8 @@ def test_every_tag_is_listed_with_its_reported_figures():
         if entry.top1 is not None:
             assert f'{entry.top1:.2f}%' in cfg.description and 'reported' in cfg.description
         assert entry.download_url in cfg.notes[0]
-        backbone = 'arXiv:1801.04381' if name.startswith('mobilenetv2') else 'arXiv:1512.03385'  # MobileNetV2 / ResNet
+        backbone = next(f'arXiv:{p}' for f, p in (('mobilenetv2', '1801.04381'), ('resnext', '1611.05431'),
+                                                  ('resnet', '1512.03385')) if name.startswith(f))
         assert cfg.paper_ids == ((backbone, f'arXiv:{entry.arxiv}') if entry.arxiv else (backbone,)), name
     assert timm.list_pretrained('*cbam*') == ['resnet50_cbam.jongchan_in1k']
     assert 'resnet101_eca.bangguwu_in1k' in timm.list_pretrained('*eca*')

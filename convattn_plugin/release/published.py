@@ -42,9 +42,14 @@ def config_name(entry: PublishedWeights) -> str:
     return f"{entry.model.replace('_', '-')}_{source.replace('_', '-')}_in1k"
 
 
+#: The backbones of the tags with an mmpretrain config: those ``ConvAttnResNet`` builds by ``depth``. The
+#: ResNeXt-50 (``resnext50_32x4d_simam``) and MobileNetV2 tags load in timm only.
+MM_ARCHS = tuple(f'resnet{depth}' for depth in (18, 34, 50, 101, 152))
+
+
 def mm_published_tags() -> list[str]:
-    """The tags whose architecture an mmpretrain backbone of this package builds (ResNets)."""
-    return sorted(e.name for e in PUBLISHED.values() if e.model.startswith('resnet'))
+    """The tags whose architecture an mmpretrain backbone of this package builds (``resnet{depth}_{kind}``)."""
+    return sorted(e.name for e in PUBLISHED.values() if e.model.rsplit('_', 1)[0] in MM_ARCHS)
 
 
 def config_path(entry: PublishedWeights) -> Path:

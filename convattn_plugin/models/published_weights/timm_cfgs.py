@@ -40,7 +40,7 @@ __all__ = ['add_bn_counters', 'check_converted', 'check_hub_cached_file', 'publi
 
 
 #: arXiv id of each family's backbone paper, first of a tag's ``paper_ids`` (then the attention's).
-BACKBONE_PAPERS = {'resnet': '1512.03385', 'mobilenetv2': '1801.04381'}
+BACKBONE_PAPERS = {'resnet': '1512.03385', 'resnext': '1611.05431', 'mobilenetv2': '1801.04381'}
 
 
 def _backbone_paper(model: str) -> str:
