@@ -73,3 +73,10 @@ def test_the_module_runs_as_a_command():
                              text=True, timeout=300, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert printed.returncode == 0, printed.stderr[-3000:]
     assert sorted(_rows(printed.stdout)) == list_attentions()
+
+
+@pytest.mark.parametrize('name, backbone_paper', [
+    ('resnet50_cbam', 'arXiv:1512.03385'), ('resnext50_32x4d_cbam', 'arXiv:1611.05431'),
+    ('vgg16_cbam', 'arXiv:1409.1556'), ('mobilenetv2_100_cbam', 'arXiv:1801.04381')])
+def test_untrained_names_cite_their_backbone_and_kind(name, backbone_paper):
+    assert timm.models.get_pretrained_cfg(name).paper_ids == (backbone_paper, 'arXiv:1807.06521')  # + CBAM's

@@ -290,6 +290,7 @@ RESNET_FAMILY = ModelFamily(
     describe_placement=describe_placement,
     extra_doc="``attn_position='block'`` puts any kind in the ``se`` slot of every block instead.",
     backbone_arxiv='1512.03385',
+    arch_arxiv={'resnext50_32x4d': '1611.05431'},
     cfg=dict(first_conv='conv1', classifier='fc'),
 )
 

@@ -54,6 +54,8 @@ class ModelFamily:
         num_stages: Stages ``attn_stages`` indexes.
         placement: Where the attention goes, for docstrings (``'in the residual blocks'``).
         backbone_arxiv: arXiv id of the backbone's paper (in ``paper_ids``).
+        arch_arxiv: Backbones of the family with a paper of their own (``resnext50_32x4d``:
+            ResNeXt's), over ``backbone_arxiv``.
         cfg: Family entries of the default cfg (``first_conv``, ``classifier``).
         build_kwargs: Extra arguments of ``build_model_with_cfg`` (``feature_cfg``, ...).
         last_stage: What the last stage is called, for docstrings (``'layer4'``).
@@ -69,6 +71,7 @@ class ModelFamily:
     num_stages: int
     placement: str
     backbone_arxiv: str
+    arch_arxiv: Mapping[str, str] = field(default_factory=dict)
     cfg: Mapping[str, Any] = field(default_factory=dict)
     build_kwargs: Mapping[str, Any] = field(default_factory=dict)
     last_stage: str = 'the last'
@@ -176,10 +179,12 @@ def register_family_kind(family: ModelFamily, kind: str, archs: Optional[list[st
     if not names:
         return []
     # timm's register_model reads the cfg from the module's default_cfgs: fill it first.
-    cfg = attn_cfg(kind, family.backbone_arxiv, **family.cfg)
+    def untrained_cfg(arch: str) -> dict[str, Any]:
+        return attn_cfg(kind, family.arch_arxiv.get(arch, family.backbone_arxiv), **family.cfg)
+
     # Tags of published weights first, then `untrained*`: the star keeps untrained the default tag.
     from .published_weights import published_cfgs
-    cfgs = {**published_cfgs(names), **{f'{n}.untrained*': dict(cfg) for n in names}}
+    cfgs = {**published_cfgs(names), **{f'{n}.untrained*': untrained_cfg(a) for n, a in names.items()}}
     module.default_cfgs.update(generate_default_cfgs(cfgs))
     for name, arch in names.items():
         setattr(module, name, register_model(_entrypoint(family, arch, kind)))
