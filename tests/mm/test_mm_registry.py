@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,6 +37,15 @@ def test_old_class_derived_names_are_gone():
         assert old not in MODELS.module_dict
     with pytest.raises(ValueError, match='unknown attention kind'):
         cmm.mm_layer_name('cbamm')
+
+
+def test_every_layer_name_in_the_docs_and_configs_is_registered():
+    # a config copied from the docs must build: no layer name of an older scheme left anywhere
+    repo = Path(__file__).resolve().parents[2]
+    files = [repo / 'README.md', *repo.glob('docs/*.md'), *repo.glob('configs/**/*.md'), *repo.glob('configs/**/*.py')]
+    named = {m for f in files for m in re.findall(r"type=['\"](ConvAttn\w+)['\"]", f.read_text(encoding='utf-8'))}
+    assert {'ConvAttnCbam', 'ConvAttnGc', 'ConvAttnResNet'} <= named  # the scan sees the plugin examples
+    assert sorted(n for n in named if n not in MODELS.module_dict) == []
 
 
 def test_user_kinds_get_camel_case_names_and_collisions_are_refused():
