@@ -1,4 +1,4 @@
-"""FLOP counting (convattn_plugin.analysis.flops), checked against counts worked out by hand."""
+"""FLOP counting (convattn_plugin.flops), checked against counts worked out by hand."""
 from __future__ import annotations
 
 import torch
@@ -6,7 +6,7 @@ import torch.nn as nn
 
 import pytest
 
-from convattn_plugin.analysis.flops import count_flops, flop_breakdown
+from convattn_plugin.flops import count_flops, flop_breakdown
 from convattn_plugin.layers import create_attn, list_attentions
 
 

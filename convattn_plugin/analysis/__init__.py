@@ -2,7 +2,8 @@
 
 Costs:
 
-* :mod:`.flops` -- FLOP counts that include gates, pooling and softmax.
+* :mod:`convattn_plugin.flops` -- FLOP counts that include gates, pooling and softmax (at the
+  bottom of the package: releases count FLOPs for their cards too; re-exported here).
 * :mod:`.model_spec` -- model names of the tools (``resnet50+cbam``, ``resnet50+timm:cbam``).
 * :mod:`.benchmark` -- interleaved timing rounds per mode and paired ratios;
   :mod:`.bench_modes` (what each mode times: inference, training step, compiled, the
@@ -16,9 +17,9 @@ Where attention looks:
   :mod:`.grad_cam`; :mod:`.attention_plot` (the figure, and what ``tools/vis_attention.py``
   runs); :mod:`.map_weights` (which checkpoint files can be drawn).
 
-Only :mod:`.flops` is imported here; the others pull in timm, matplotlib and tqdm
+Only the FLOP counter is imported here; the others pull in timm, matplotlib and tqdm
 when they are imported.
 """
-from .flops import FlopCount, count_flops, flop_breakdown, is_attention_module
+from ..flops import FlopCount, count_flops, flop_breakdown, is_attention_module
 
 __all__ = ['FlopCount', 'count_flops', 'flop_breakdown', 'is_attention_module']

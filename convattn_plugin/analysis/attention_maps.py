@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 
 from ..layers import get_attn, list_attentions
-from .flops import is_attention_module
+from ..flops import is_attention_module
 
 __all__ = ['AttentionMap', 'capture_attention', 'stage_of', 'kind_of', 'block_of']
 
@@ -128,7 +128,7 @@ def capture_attention(model: nn.Module, x: torch.Tensor) -> list[AttentionMap]:
 
     Args:
         model: Any model; attention modules are found with
-            :func:`~convattn_plugin.analysis.flops.is_attention_module`.
+            :func:`~convattn_plugin.flops.is_attention_module`.
         x: Input batch ``(N, 3, H, W)``; only the first image's maps are kept.
 
     Returns:

@@ -49,7 +49,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .flops import is_attention_module
+from ..flops import is_attention_module
 
 __all__ = ['MODES', 'AMP_DTYPES', 'autocast', 'make_call', 'attention_time', 'room_for_compiled_models',
            'peak_memory', 'silenced_native_stderr']

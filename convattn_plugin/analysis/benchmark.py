@@ -17,7 +17,7 @@ How it measures, per mode:
   than the overhead itself is flagged as noise (``noisy``), as is any with fewer than 3
   rounds.
 
-Apart from the timed rounds: FLOPs (:mod:`.flops`, per image, eval), the time inside the
+Apart from the timed rounds: FLOPs (:mod:`convattn_plugin.flops`, per image, eval), the time inside the
 attention modules (:func:`.bench_modes.attention_time`, a separate pass with hooks), and
 for ``train`` the peak memory of one more step (:func:`.bench_modes.peak_memory`).
 """
@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 import torch
 
 from .bench_modes import MODES, attention_time, make_call, peak_memory, room_for_compiled_models
-from .flops import flop_breakdown
+from ..flops import flop_breakdown
 from .model_spec import ModelSpec, build_model, parse_model
 
 __all__ = ['ModeResult', 'BenchResult', 'run_benchmark', 'paired_overhead']

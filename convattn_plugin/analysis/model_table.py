@@ -3,7 +3,7 @@
 One table per family (``resnet{18,34,50,101,152}_{kind}`` and ``resnext50_32x4d_{kind}``,
 ``vgg{11,13,16,19}[_bn]_{kind}``),
 one row per attention kind, figures for one backbone of the family. FLOPs come from
-:func:`convattn_plugin.analysis.flops.flop_breakdown` (attention operators included; one
+:func:`convattn_plugin.flops.flop_breakdown` (attention operators included; one
 multiply-add is 2 FLOPs: timm and torchvision list GMACs, half the convolution part).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Sequence
 import torch.nn as nn
 
 from ..layers import get_attn_info, list_attentions
-from .flops import FlopCount, flop_breakdown
+from ..flops import FlopCount, flop_breakdown
 
 __all__ = ['measure_model', 'family_table', 'model_tables', 'FOOTNOTE']
 

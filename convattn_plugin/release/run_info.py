@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from .. import __version__
+from ..flops import flop_breakdown
 from ..layers import get_attn_info
 from .model_pair import ModelPair
 
@@ -67,13 +68,11 @@ def dataset_name(cfg: Mapping[str, Any]) -> Optional[str]:
 
 
 def count_model_flops(model: Any, input_size: tuple[int, ...]) -> tuple[Optional[float], Optional[float]]:
-    """``(MACs, FLOPs)`` of one image, from :mod:`convattn_plugin.analysis.flops`.
+    """``(MACs, FLOPs)`` of one image, from :mod:`convattn_plugin.flops`.
 
     MACs are what timm's and mmpretrain's tables call FLOPs (convolutions and products);
     FLOPs also count the element-wise operations of the attention gates.
     """
-    from ..analysis.flops import flop_breakdown
-
     try:
         count = flop_breakdown(model.eval(), (1, *input_size))
     except Exception as e:  # noqa: BLE001 - statistics must not block a release

@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..layers.helpers import AttentionModule
+from .layers.helpers import AttentionModule
 
 __all__ = [
     'FlopCount', 'count_flops', 'flop_breakdown', 'flop_formulas', 'is_attention_module',
