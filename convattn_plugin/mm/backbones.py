@@ -30,7 +30,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import get_attn_info, list_attentions
 from ..models.attention_factory import attention_types
-from ..models.pretrained import LoadReport, _state_dict_of, diff_state_dict, load_backbone_weights
+from ..models.pretrained import LoadReport, state_dict_of, diff_state_dict, load_backbone_weights
 from .url_checkpoints import NAMED_SCHEMES, URL_SCHEMES, load_local_safely, load_named_model_safely, load_url_safely
 
 __all__ = ['ConvAttnResNet', 'ConvAttnVGG', 'timm_model_name', 'check_attention']
@@ -281,7 +281,7 @@ class ConvAttnResNet(_TimmStagesBackbone):
         if not isinstance(source, (str, os.PathLike)) or not str(source):
             raise ValueError(f"ConvAttnResNet: init_cfg Pretrained needs checkpoint='<path or URL>', got {source!r}")
         source = str(source)
-        state_dict = _state_dict_of(_read_checkpoint(source, cfg.get('map_location', 'cpu')), source)
+        state_dict = state_dict_of(_read_checkpoint(source, cfg.get('map_location', 'cpu')), source)
         state_dict, dropped = _backbone_part(state_dict, cfg.get('prefix'), source)
         state_dict = {k[len('timm_model.'):] if k.startswith('timm_model.') else k: v for k, v in state_dict.items()}
         self._check_covers(state_dict, source)

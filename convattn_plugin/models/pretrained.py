@@ -35,7 +35,7 @@ from .attention_factory import attention_types
 from .vgg_head import torchvision_vgg_to_timm
 
 __all__ = ['ArchitectureMismatchError', 'LoadReport', 'check_state_dict', 'diff_state_dict', 'load_backbone_weights',
-           'load_state_dict_strict']
+           'load_state_dict_strict', 'state_dict_of']
 
 _logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tens
     model.load_state_dict(state_dict, strict=True)
 
 
-def _state_dict_of(checkpoint: Mapping[str, object], what: str) -> dict[str, torch.Tensor]:
+def state_dict_of(checkpoint: Mapping[str, object], what: str) -> dict[str, torch.Tensor]:
     """The weights of a loaded checkpoint, picked as timm's ``load_state_dict`` picks them.
 
     timm's function takes a path and reads the file itself; here the file has already been read
@@ -228,9 +228,9 @@ def load_backbone_weights(
         FileNotFoundError, IsADirectoryError: No file at the path, or a folder.
     """
     if isinstance(checkpoint, (str, os.PathLike)):
-        state_dict = _state_dict_of(load_weights(checkpoint), str(checkpoint))
+        state_dict = state_dict_of(load_weights(checkpoint), str(checkpoint))
     else:
-        state_dict = _state_dict_of(checkpoint, 'the state dict')
+        state_dict = state_dict_of(checkpoint, 'the state dict')
         check_finite(state_dict, 'the state dict')
     state_dict = _convert_layout(model, state_dict)
 
