@@ -30,7 +30,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import get_attn_info, list_attentions
 from ..models.attention_factory import attention_types
-from ..models.pretrained import LoadReport, state_dict_of, diff_state_dict, load_backbone_weights
+from ..models.pretrained import LoadReport, diff_state_dict, load_backbone_weights, state_dict_of
 from .url_checkpoints import NAMED_SCHEMES, URL_SCHEMES, load_local_safely, load_named_model_safely, load_url_safely
 
 __all__ = ['ConvAttnResNet', 'ConvAttnVGG', 'timm_model_name', 'check_attention']
