@@ -18,26 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .attention_modules import SpatialGroupEnhance  # the module of resnet_sge.py, as in the layer tests
 from .bottleneck_resnet import EXPANSION, LAYERS, BottleneckResNet
-
-
-class SpatialGroupEnhance(nn.Module):
-    def __init__(self, groups: int = 64) -> None:
-        super().__init__()
-        self.groups = groups
-        self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.weight = nn.Parameter(torch.zeros(1, groups, 1, 1))
-        self.bias = nn.Parameter(torch.ones(1, groups, 1, 1))
-        self.sig = nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        grouped = x.reshape(b * self.groups, c // self.groups, h, w)
-        t = (grouped * self.avg_pool(grouped)).sum(1).reshape(b * self.groups, h * w)
-        t = t - t.mean(1, keepdim=True)
-        t = t / (t.std(1, keepdim=True) + 1e-5)
-        t = t.reshape(b, self.groups, h, w) * self.weight + self.bias
-        return (grouped * self.sig(t.reshape(b * self.groups, 1, h, w))).reshape(b, c, h, w)
 
 
 class _Bottleneck(nn.Module):

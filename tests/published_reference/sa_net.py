@@ -14,29 +14,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from .attention_modules import sa_layer  # the module of sa_resnet.py, as in the layer tests
 from .bottleneck_resnet import EXPANSION, LAYERS, BottleneckResNet
-
-
-class sa_layer(nn.Module):  # noqa: N801  (the authors' class name)
-    def __init__(self, channel: int, groups: int = 64) -> None:
-        super().__init__()
-        self.groups = groups
-        half = channel // (2 * groups)
-        self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.cweight = nn.Parameter(torch.zeros(1, half, 1, 1))
-        self.cbias = nn.Parameter(torch.ones(1, half, 1, 1))
-        self.sweight = nn.Parameter(torch.zeros(1, half, 1, 1))
-        self.sbias = nn.Parameter(torch.ones(1, half, 1, 1))
-        self.sigmoid = nn.Sigmoid()
-        self.gn = nn.GroupNorm(half, half)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        x_0, x_1 = x.reshape(b * self.groups, -1, h, w).chunk(2, dim=1)
-        xn = x_0 * self.sigmoid(self.cweight * self.avg_pool(x_0) + self.cbias)
-        xs = x_1 * self.sigmoid(self.sweight * self.gn(x_1) + self.sbias)
-        out = torch.cat([xn, xs], dim=1).reshape(b, -1, h, w)
-        return out.reshape(b, 2, -1, h, w).permute(0, 2, 1, 3, 4).reshape(b, -1, h, w)
 
 
 class SABottleneck(nn.Module):
