@@ -187,6 +187,10 @@ def test_benchmark_tool_end_to_end(tmp_path, one_thread):
     bad = subprocess.run([sys.executable, str(ROOT / 'tools' / 'benchmark.py'), '--rounds', '0'],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--rounds: must be a positive integer, got '0'" in bad.stderr
+    bad = subprocess.run([sys.executable, str(ROOT / 'tools' / 'benchmark.py'), '--out', str(tmp_path / 'results')],
+                         capture_output=True, text=True)  # refused before any model is built
+    assert bad.returncode == 2 and 'a result file ends in .json (everything) or .csv (the table)' in bad.stderr
+    assert 'build + FLOPs' not in bad.stderr
 
 
 def test_mode_result_overhead_is_ratio_minus_one():

@@ -97,6 +97,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--from-json', default=None, metavar='JSON',
                    help='measure nothing: tables and plot of an earlier run\'s .json')
     args = p.parse_args(argv)
+    bad = [o for o in args.out or [] if not o.endswith(('.json', '.csv'))]
+    if bad:
+        p.error(f'--out {" ".join(bad)}: a result file ends in .json (everything) or .csv (the table)')
     if args.compile and 'compile' not in args.modes:
         args.modes.append('compile')
     return args

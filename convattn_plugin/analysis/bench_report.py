@@ -324,6 +324,9 @@ def benchmark_session(
     Arguments are those of ``tools/benchmark.py`` (see its ``--help``). With ``from_json``,
     nothing is measured: the tables and the figure are made from an earlier run's file.
     """
+    bad = [p for p in outputs or [] if not p.endswith(('.json', '.csv'))]
+    if bad:  # before minutes of measuring, not after
+        raise ValueError(f'--out {" ".join(bad)}: a result file ends in .json (everything) or .csv (the table)')
     for spec in imports:
         import_extra(spec)
     if threads:
