@@ -78,6 +78,10 @@ class ModelFamily:
     extra_doc: str = ''
     describe_placement: Optional[Callable[[str], str]] = None
 
+    def backbone_paper(self, arch: str) -> str:
+        """arXiv id of ``arch``'s paper: its own (:attr:`arch_arxiv`), else the family's."""
+        return self.arch_arxiv.get(arch, self.backbone_arxiv)
+
     def create(self, variant: str, arch: str, kind: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
         """Build ``variant`` (``{arch}_{kind}``) through timm's ``build_model_with_cfg``."""
         build_kwargs = dict(self.build_kwargs)
@@ -179,12 +183,10 @@ def register_family_kind(family: ModelFamily, kind: str, archs: Optional[list[st
     if not names:
         return []
     # timm's register_model reads the cfg from the module's default_cfgs: fill it first.
-    def untrained_cfg(arch: str) -> dict[str, Any]:
-        return attn_cfg(kind, family.arch_arxiv.get(arch, family.backbone_arxiv), **family.cfg)
-
+    papers = {name: family.backbone_paper(arch) for name, arch in names.items()}
     # Tags of published weights first, then `untrained*`: the star keeps untrained the default tag.
     from .published_weights import published_cfgs
-    cfgs = {**published_cfgs(names), **{f'{n}.untrained*': untrained_cfg(a) for n, a in names.items()}}
+    cfgs = {**published_cfgs(papers), **{f'{n}.untrained*': attn_cfg(kind, papers[n], **family.cfg) for n in names}}
     module.default_cfgs.update(generate_default_cfgs(cfgs))
     for name, arch in names.items():
         setattr(module, name, register_model(_entrypoint(family, arch, kind)))

@@ -21,7 +21,7 @@ import timm
 from ..checkpoint import load_weights
 from ..mm.hub import configs_root
 from ..models.published_weights import PUBLISHED, PublishedWeights, check_converted, get_published, unwrap_checkpoint
-from ..models.published_weights.timm_cfgs import add_bn_counters, published_cfg
+from ..models.published_weights.timm_cfgs import add_bn_counters
 from .convert import build_mm_model, check_same_logits, pair_from_mm_model
 from .key_mapping import spec_from_mm_model, timm_to_mm_state_dict
 from .publish import Release, ReleaseFacts, write_release
@@ -121,6 +121,6 @@ def convert_published(name: str, authors_file: PathLike, out_dir: PathLike, conf
     meta = {'source': entry.name, 'authors_file': authors_name, 'dataset_meta': {}}
     pair = pair_from_mm_model(mm_model, mm_state, meta, authors_name, f'the model of {config.stem}')
     check_same_logits(pair.mm_model, timm_model, LOGITS_INPUT)
-    cfg = published_cfg(entry)
-    pair.timm_model.pretrained_cfg = dict(pair.timm_model.pretrained_cfg, **{k: cfg[k] for k in ORIGIN_FIELDS})
+    cfg = timm_model.pretrained_cfg  # the tag's (published_cfg), as timm built it
+    pair.timm_model.pretrained_cfg = dict(pair.timm_model.pretrained_cfg, **{k: cfg.get(k) for k in ORIGIN_FIELDS})
     return write_release(pair, out, stem, _facts(entry, authors_name, config), date, verify)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import urlparse
 
 import torch
@@ -39,19 +39,8 @@ __all__ = ['add_bn_counters', 'check_converted', 'check_hub_cached_file', 'publi
            'published_filter_fn', 'published_model_kwargs']
 
 
-#: arXiv id of each family's backbone paper, first of a tag's ``paper_ids`` (then the attention's).
-BACKBONE_PAPERS = {'resnet': '1512.03385', 'resnext': '1611.05431', 'mobilenetv2': '1801.04381'}
-
-
-def _backbone_paper(model: str) -> str:
-    family = next((f for f in BACKBONE_PAPERS if model.startswith(f)), None)
-    if family is None:
-        raise ValueError(f'{model}: no backbone paper known for its family; known: {sorted(BACKBONE_PAPERS)}')
-    return BACKBONE_PAPERS[family]
-
-
-def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
-    """The timm pretrained cfg of one tag."""
+def published_cfg(entry: PublishedWeights, backbone_arxiv: str) -> dict[str, Any]:
+    """The timm pretrained cfg of one tag; ``backbone_arxiv`` (its family's) leads ``paper_ids``."""
     return {
         'url': '', 'hf_hub_id': None, 'file': entry.file_name,
         'num_classes': 1000, 'input_size': (3, 224, 224), 'pool_size': (7, 7),
@@ -59,7 +48,7 @@ def published_cfg(entry: PublishedWeights) -> dict[str, Any]:
         'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD,
         'first_conv': 'conv1', 'classifier': 'fc',
         'license': entry.license, 'origin_url': entry.repo_url, 'paper_name': entry.paper,
-        'paper_ids': tuple(f'arXiv:{p}' for p in (_backbone_paper(entry.model), entry.arxiv) if p),
+        'paper_ids': tuple(f'arXiv:{p}' for p in (backbone_arxiv, entry.arxiv) if p),
         'description': f"{entry.model} with the authors' weights: {entry.reported}",
         'notes': (_how_to_load(entry), *entry.notes),
         **entry.cfg,
@@ -77,10 +66,14 @@ def _how_to_load(entry: PublishedWeights) -> str:
     return f'download {entry.published_as} from {entry.download_url}, then {own_file}'
 
 
-def published_cfgs(names: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """``{'model.tag': cfg}`` of the published tags of the given model names."""
-    names = set(names)
-    return {e.name: published_cfg(e) for e in PUBLISHED.values() if e.model in names}
+def published_cfgs(names: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """``{'model.tag': cfg}`` of the published tags of the given model names.
+
+    Args:
+        names: Model name -> arXiv id of its backbone's paper, the first of ``paper_ids``
+            (:meth:`~convattn_plugin.models.family.ModelFamily.backbone_paper`).
+    """
+    return {e.name: published_cfg(e, names[e.model]) for e in PUBLISHED.values() if e.model in names}
 
 
 def _requested_tag(variant: str, pretrained_cfg: Any) -> Optional[str]:
