@@ -186,7 +186,8 @@ def register_family_kind(family: ModelFamily, kind: str, archs: Optional[list[st
     papers = {name: family.backbone_paper(arch) for name, arch in names.items()}
     # Tags of published weights first, then `untrained*`: the star keeps untrained the default tag.
     from .published_weights import published_cfgs
-    cfgs = {**published_cfgs(papers), **{f'{n}.untrained*': attn_cfg(kind, papers[n], **family.cfg) for n in names}}
+    cfgs = {**published_cfgs(papers, family.cfg),
+            **{f'{n}.untrained*': attn_cfg(kind, papers[n], **family.cfg) for n in names}}
     module.default_cfgs.update(generate_default_cfgs(cfgs))
     for name, arch in names.items():
         setattr(module, name, register_model(_entrypoint(family, arch, kind)))

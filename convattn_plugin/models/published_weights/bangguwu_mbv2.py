@@ -9,7 +9,7 @@ PyTorch ImageNet example): ``{'epoch', 'arch', 'state_dict', 'best_prec1', 'opti
 """
 from __future__ import annotations
 
-from .houqb_mbv2 import HEAD_INDEX, MBV2_CFG, mbv2_block_names
+from .houqb_mbv2 import HEAD_INDEX, mbv2_block_names
 from .key_rules import rename_keys, unwrap_checkpoint
 from .registry import PublishedWeights, StateDict, register_published
 
@@ -51,6 +51,6 @@ register_published(PublishedWeights(
     arxiv='1910.03151', repo_url=REPO, license='mit',
     download_url='https://drive.google.com/open?id=1FxzeXPg1SJQZzVVH4HRjMeq_SVMfidUm',
     file_name='eca_mobilenetv2_k13.pth.tar', file_name_known=False, top1=72.56, top5=90.81,
-    reported_in="the authors' README (github.com/BangguWu/ECANet)", cfg=MBV2_CFG,
+    reported_in="the authors' README (github.com/BangguWu/ECANet)",
     notes=('kernel size 1 in stages 0-3, 3 in stages 4-6 (k13); also on Baidu Pan (code atpt)',),
 ))

@@ -71,8 +71,6 @@ def ca_mbv2_to_ours(state_dict: StateDict) -> StateDict:
     return out
 
 
-MBV2_CFG = dict(first_conv='conv_stem', classifier='classifier')
-
 register_published(PublishedWeights(
     model='mobilenetv2_100_coord', tag='houqb_in1k',
     model_args=dict(attn_position='se', attn_stages=(1, 2, 3, 4, 5, 6), attn_kwargs=dict(rd_rounding='floor')),
@@ -81,6 +79,5 @@ register_published(PublishedWeights(
     arxiv='2103.02907', repo_url=REPO, license='mit',
     download_url='https://github.com/houqb/CoordAttention/blob/main/mbv2_ca.pth',
     file_name='mbv2_ca.pth', top1=74.3, reported_in="the authors' README (github.com/houqb/CoordAttention)",
-    cfg=MBV2_CFG,
     notes=('plain state dict; conv1 biases of CA are folded into bn1.running_mean on loading',),
 ))

@@ -87,7 +87,6 @@ for _tag, (_k, _top1, _top5, _drive) in MBV2_FILES.items():
         download_url=f'https://drive.google.com/file/d/{_drive}/view',
         file_name=f'mobilenetv2_triplet_attention_k{_k}.pth.tar', file_name_known=False, top1=_top1, top5=_top5,
         reported_in="the authors' README (github.com/landskape-ai/triplet-attention), as 100 - top-1 error",
-        cfg=dict(first_conv='conv_stem', classifier='classifier'),
         notes=(f'kernel size {_k}, after the last BN of every block (all seven stages); the file name on Google '
                "Drive is the authors' choice: pass your download with pretrained_cfg_overlay=dict(file=...)",),
     ))

@@ -39,14 +39,21 @@ __all__ = ['add_bn_counters', 'check_converted', 'check_hub_cached_file', 'publi
            'published_filter_fn', 'published_model_kwargs']
 
 
-def published_cfg(entry: PublishedWeights, backbone_arxiv: str) -> dict[str, Any]:
-    """The timm pretrained cfg of one tag; ``backbone_arxiv`` (its family's) leads ``paper_ids``."""
+def published_cfg(entry: PublishedWeights, backbone_arxiv: str,
+                  family_cfg: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """The timm pretrained cfg of one tag.
+
+    Args:
+        backbone_arxiv: arXiv id of the backbone's paper, the first of ``paper_ids``.
+        family_cfg: The family's cfg entries (``first_conv``, ``classifier``:
+            :attr:`~convattn_plugin.models.family.ModelFamily.cfg`); the tag's own ``cfg`` wins.
+    """
     return {
         'url': '', 'hf_hub_id': None, 'file': entry.file_name,
         'num_classes': 1000, 'input_size': (3, 224, 224), 'pool_size': (7, 7),
         'crop_pct': 0.875, 'interpolation': 'bilinear',
         'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD,
-        'first_conv': 'conv1', 'classifier': 'fc',
+        **(family_cfg or {}),
         'license': entry.license, 'origin_url': entry.repo_url, 'paper_name': entry.paper,
         'paper_ids': tuple(f'arXiv:{p}' for p in (backbone_arxiv, entry.arxiv) if p),
         'description': f"{entry.model} with the authors' weights: {entry.reported}",
@@ -66,14 +73,16 @@ def _how_to_load(entry: PublishedWeights) -> str:
     return f'download {entry.published_as} from {entry.download_url}, then {own_file}'
 
 
-def published_cfgs(names: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """``{'model.tag': cfg}`` of the published tags of the given model names.
+def published_cfgs(names: Mapping[str, str], family_cfg: Optional[Mapping[str, Any]] = None
+                   ) -> dict[str, dict[str, Any]]:
+    """``{'model.tag': cfg}`` of the published tags of the given model names (of one family).
 
     Args:
         names: Model name -> arXiv id of its backbone's paper, the first of ``paper_ids``
             (:meth:`~convattn_plugin.models.family.ModelFamily.backbone_paper`).
+        family_cfg: The family's cfg entries, as :func:`published_cfg`.
     """
-    return {e.name: published_cfg(e, names[e.model]) for e in PUBLISHED.values() if e.model in names}
+    return {e.name: published_cfg(e, names[e.model], family_cfg) for e in PUBLISHED.values() if e.model in names}
 
 
 def _requested_tag(variant: str, pretrained_cfg: Any) -> Optional[str]:

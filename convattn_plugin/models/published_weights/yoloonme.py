@@ -44,7 +44,6 @@ register_published(PublishedWeights(
     download_url='https://pan.baidu.com/s/1a1p30h-ZkDUSzKJLTGJSnw?pwd=1234',
     file_name='mobilenetv2_100_ema.pth.tar', file_name_known=False, top1=74.32, top5=91.82,
     reported_in="the authors' README (github.com/YOLOonMe/EMA-attention-module, timm MobileNetV2, 400 epochs)",
-    cfg=dict(first_conv='conv_stem', classifier='classifier'),
     notes=("the authors' repository has no licence file: ask them before redistributing the weights",
            'EMA (factor 32) after the depthwise conv of the 13 blocks wider than 144 channels; the file is on Baidu Pan '
            '(code 1234), its name is not shown: pass your download with pretrained_cfg_overlay=dict(file=...)',

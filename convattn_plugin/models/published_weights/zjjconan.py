@@ -87,7 +87,6 @@ register_published(PublishedWeights(
     arxiv='', repo_url=REPO, license='unknown', download_url=DRIVE,
     file_name='imagenet-mobilenet_v2-simam-param0.1.pth.tar', file_name_known=False, top1=72.36, top5=90.74,
     reported_in="the authors' README (github.com/ZjjConan/SimAM; their log: 72.360 / 90.742)",
-    cfg=dict(first_conv='conv_stem', classifier='classifier'),
     notes=("the authors' repository has no licence file: ask them before redistributing the weights",
            'trained 150 epochs, cosine lr 0.05, weight decay 4e-5 (the README\'s command); SimAM between every '
            'depthwise conv and its BN; file name: the authors share a folder (Google Drive / Baidu Pan, code teje); '
