@@ -131,7 +131,7 @@ def test_tables_files_and_figure(tiny_results, tmp_path):
     assert json.load(open(tmp_path / 'r.json'))['meta'] == dict(batch_size=2)
     back, meta = report.read_results(str(tmp_path / 'r.json'))
     assert back[1].modes['train'].runs_ms == tiny_results[1].modes['train'].runs_ms and meta['batch_size'] == 2
-    pytest.importorskip('matplotlib')
+    pytest.importorskip('matplotlib', reason='needs the tools extra: pip install "convattn_plugin[tools]"')
     from convattn_plugin.analysis.bench_report import PANEL_TITLES, plot_results
     axes = plot_results(tiny_results, str(tmp_path / 'r.png'))
     assert [ax.get_title() for ax in axes] == [PANEL_TITLES[k] for k in ('infer', 'train', 'memory', 'attn')]

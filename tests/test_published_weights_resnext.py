@@ -112,7 +112,7 @@ def test_the_tag_refuses_a_conflicting_option():
 
 
 def test_mmpretrain_has_no_config_for_the_resnext_tag(tmp_path):
-    pytest.importorskip('mmengine')
+    pytest.importorskip('mmengine', reason='needs the mm extra: pip install "convattn_plugin[mm]"')
     from convattn_plugin.mm.backbones import ConvAttnResNet
     from convattn_plugin.release.published import MM_ARCHS, convert_published, mm_published_tags
 
