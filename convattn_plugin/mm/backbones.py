@@ -115,6 +115,9 @@ def _backbone_part(state_dict: dict[str, torch.Tensor], prefix: Optional[str],
         if not any(k.startswith('backbone.') for k in state_dict):
             return state_dict, []
         prefix = 'backbone.'
+    if not isinstance(prefix, str) or not prefix.strip('.'):
+        raise ValueError(f"ConvAttnResNet: init_cfg Pretrained prefix must be a key prefix such as 'backbone.', "
+                         f'got {prefix!r}')
     prefix = prefix if prefix.endswith('.') else prefix + '.'
     kept = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
     if not kept:
