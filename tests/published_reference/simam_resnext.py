@@ -9,12 +9,11 @@ their pooling is adaptive (``AdaptiveAvgPool2d((1, 1))``), so the tests run at 6
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 import torch.nn as nn
 
 from .attention_modules import SimAM
+from .bottleneck_resnet import LAYERS, BottleneckResNet
 
 
 class Bottleneck(nn.Module):
@@ -45,34 +44,9 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class ResNeXt(nn.Module):
-    def __init__(self, layers: Sequence[int] = (3, 4, 6, 3), groups: int = 32, width_per_group: int = 4,
-                 e_lambda: float = 0.1, num_classes: int = 1000) -> None:
-        super().__init__()
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        for i, (planes, n) in enumerate(zip((64, 128, 256, 512), layers)):
-            stride = 1 if i == 0 else 2
-            out = planes * Bottleneck.expansion
-            downsample = None
-            if stride != 1 or self.inplanes != out:
-                downsample = nn.Sequential(nn.Conv2d(self.inplanes, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-            blocks = [Bottleneck(self.inplanes, planes, stride, downsample, groups, width_per_group, e_lambda)]
-            self.inplanes = out
-            blocks += [Bottleneck(out, planes, 1, None, groups, width_per_group, e_lambda) for _ in range(1, n)]
-            setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * Bottleneck.expansion, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-def authors_simam_resnext50_32x4d(e_lambda: float = 0.1) -> ResNeXt:
-    """Their ``resnext50_32x4d(attention_module=partial(simam_module, e_lambda=0.1))``."""
-    return ResNeXt((3, 4, 6, 3), 32, 4, e_lambda)
+def authors_simam_resnext50_32x4d(e_lambda: float = 0.1) -> BottleneckResNet:
+    """Their ``resnext50_32x4d(attention_module=partial(simam_module, e_lambda=0.1))``: the stem,
+    stages and head of the other bottleneck references, with this grouped block."""
+    def block(inplanes: int, planes: int, stride: int, downsample) -> Bottleneck:
+        return Bottleneck(inplanes, planes, stride, downsample, groups=32, base_width=4, e_lambda=e_lambda)
+    return BottleneckResNet(block, LAYERS[50])
