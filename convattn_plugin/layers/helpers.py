@@ -89,8 +89,9 @@ def apply_gate(x: torch.Tensor, gate: torch.Tensor, inplace: bool = False) -> to
 
     With ``inplace=True`` and autograd off (inference), the product is written into
     ``x`` and ``x`` is returned: no new feature map is allocated, and ``x`` stays in
-    cache for the next pass (measured: docs/cost.md, ``--attn-inplace``). Under autograd the product is always a new tensor: backward needs
-    the original ``x`` for the gate's gradient.
+    cache for the next pass (measured: docs/cost.md, ``--attn-inplace``). Under autograd
+    the product is always a new tensor: backward needs the original ``x`` for the gate's
+    gradient.
     """
     if inplace and _writable(x, gate):
         return x.mul_(gate)
