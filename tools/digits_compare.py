@@ -69,7 +69,8 @@ def main() -> None:
     print(f'{"model":<18} {"top-1 (%)":>9} {"train+test (s)":>15}')
     for name, (top1, secs) in results.items():
         print(f'{name:<18} {top1:>9.2f} {secs:>15.0f}')
-    load = f', load average now {load_average()[0]:.1f}' if load_average() else ''
+    now = load_average()
+    load = f', load average now {now[0]:.1f}' if now else ''
     print(f'total wall time {time.time() - t0:.0f} s with {threads} thread(s) per process{load}; '
           f'finished {datetime.now(timezone.utc):%H:%M:%S} UTC')
 
