@@ -42,15 +42,8 @@ def _load(depth, path, **kwargs):
                              pretrained_cfg_overlay=dict(file=str(path)), **kwargs)
 
 
-@pytest.mark.parametrize('depth', [34, 50])
+@pytest.mark.parametrize('depth', [34, 50, *(pytest.param(d, marks=pytest.mark.exhaustive) for d in (101, 152))])
 def test_authors_file_gives_authors_logits(depth, tmp_path, one_thread):
-    reference, path = _authors_file(tmp_path, depth)
-    _same_logits(_load(depth, path), reference)
-
-
-@pytest.mark.exhaustive
-@pytest.mark.parametrize('depth', [101, 152])
-def test_authors_file_gives_authors_logits_deep(depth, tmp_path, one_thread):
     reference, path = _authors_file(tmp_path, depth)
     _same_logits(_load(depth, path), reference)
 

@@ -70,14 +70,8 @@ FIFTY = ['resnet50_sge.implus_in1k', 'resnet50_sk.implus_in1k', 'resnet50_shuffl
 DEEP = ['resnet101_sge.implus_in1k', 'resnet101_sk.implus_in1k', 'resnet101_shuffle.wofmanaf_in1k']
 
 
-@pytest.mark.parametrize('name', FIFTY)
+@pytest.mark.parametrize('name', [*FIFTY, *(pytest.param(n, marks=pytest.mark.exhaustive) for n in DEEP)])
 def test_authors_file_gives_authors_logits(name, tmp_path, one_thread):
-    _check_same_logits(name, tmp_path)
-
-
-@pytest.mark.exhaustive
-@pytest.mark.parametrize('name', DEEP)
-def test_authors_file_gives_authors_logits_deep(name, tmp_path, one_thread):
     _check_same_logits(name, tmp_path)
 
 
