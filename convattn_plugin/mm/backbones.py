@@ -30,7 +30,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import get_attn_info, list_attentions
 from ..models.attention_factory import attention_types
-from ..models.pretrained import LoadReport, diff_state_dict, load_backbone_weights, state_dict_of
+from ..models.pretrained import (ArchitectureMismatchError, LoadReport, diff_state_dict, load_backbone_weights,
+                                 state_dict_of)
 from .url_checkpoints import NAMED_SCHEMES, URL_SCHEMES, load_local_safely, load_named_model_safely, load_url_safely
 
 __all__ = ['ConvAttnResNet', 'ConvAttnVGG', 'timm_model_name', 'check_attention']
@@ -260,8 +261,9 @@ class ConvAttnResNet(_TimmStagesBackbone):
         :class:`~convattn_plugin.models.pretrained.LoadReport`) and kept as ``self.pretrained_report``.
 
         Raises:
-            ValueError: The checkpoint is of another depth or architecture (every missing,
-                shape-mismatched and unknown key listed), ``prefix`` matches no key, or the
+            ArchitectureMismatchError: The checkpoint is of another depth or architecture (every
+                missing, shape-mismatched and unknown key listed; all of them on its ``.report``).
+            ValueError: ``prefix`` matches no key or is not a str, or the
                 checkpoint names a storage scheme other than those above.
         """
         cfgs = [] if not self.init_cfg else [self.init_cfg] if isinstance(self.init_cfg, dict) else list(self.init_cfg)
@@ -318,13 +320,15 @@ class ConvAttnResNet(_TimmStagesBackbone):
         if missing or mismatched or unknown:
             lines = [f'  missing: {k}' for k in missing] + [f'  shape-mismatched: {k}' for k in mismatched]
             lines += [f'  not in this model: {k}' for k in unknown]
-            raise ValueError(
+            report = LoadReport(loaded=diff.loaded, missing_keys=missing, unexpected_keys=unknown,
+                                mismatched_keys=list(diff.mismatched_keys))
+            raise ArchitectureMismatchError(
                 f'ConvAttnResNet(depth={self.depth}, attention={self.attention!r}): init_cfg Pretrained {source} is '
                 f'not a ResNet-{self.depth} backbone ({len(diff.loaded)} of {len(own)} keys match; {len(missing)} '
                 f'missing, {len(mismatched)} with another shape, {len(unknown)} not in this model). Accepted: '
                 f"torchvision's resnet{self.depth} state dict, an mmpretrain ResNet-{self.depth} checkpoint "
                 "(backbone.* keys), or a ConvAttnResNet checkpoint (timm_model.* keys, under backbone. in a "
-                'whole model\'s). Keys:\n' + '\n'.join(lines))
+                'whole model\'s). Keys:\n' + '\n'.join(lines), report)
 
     def _frozen_modules(self) -> list[nn.Module]:
         m = self.timm_model
