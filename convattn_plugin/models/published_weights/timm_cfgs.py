@@ -143,7 +143,9 @@ def _check_file(entry: PublishedWeights, kwargs: Mapping[str, Any]) -> None:
         return
     url = entry.cfg.get('url')
     if url and not overlay.get('file'):  # timm downloads it; a copy already in the cache is checked first
-        cached = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(urlparse(url).path))
+        # torch.hub's load_state_dict_from_url, as timm calls it (model_dir=cache_dir)
+        folder = kwargs.get('cache_dir') or os.path.join(torch.hub.get_dir(), 'checkpoints')
+        cached = os.path.join(folder, os.path.basename(urlparse(url).path))
         if os.path.isfile(cached):
             check_weights_file(cached)
         return
