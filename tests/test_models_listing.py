@@ -64,8 +64,9 @@ def test_the_command_prints_the_tables_and_refuses_a_filter(capsys):
     with pytest.raises(SystemExit):
         main(['--kinds', '*_cbam'])
     assert 'give no filter' in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         main(['--kinds', '--weights'])
+    assert e.value.code == 2 and 'argument --weights: not allowed with argument --kinds' in capsys.readouterr().err
 
 
 def test_the_module_runs_as_a_command():
