@@ -122,9 +122,14 @@ def test_tag_with_other_num_classes_keeps_the_authors_backbone(tmp_path):
     ours = timm.create_model('mobilenetv2_100_coord.houqb_in1k', pretrained=True, num_classes=3,
                              pretrained_cfg_overlay=dict(file=str(path)))
     assert ours.get_classifier().out_features == 3
-    theirs = dict(reference.state_dict())
-    conv_stem = ours.conv_stem.weight
-    assert any(torch.equal(conv_stem, v) for v in theirs.values() if v.shape == conv_stem.shape)
+    theirs = reference.state_dict()
+    assert torch.equal(ours.conv_stem.weight, theirs['features.0.0.weight'])  # the authors' stem, by its key
+    # the authors' backbone throughout: the features of a tag built with the 1000-class head are the same
+    full = timm.create_model('mobilenetv2_100_coord.houqb_in1k', pretrained=True,
+                             pretrained_cfg_overlay=dict(file=str(path)))
+    x = torch.randn(1, 3, IMG, IMG, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval().forward_features(x), full.eval().forward_features(x))
 
 
 def test_another_architecture_is_refused_listing_keys(tmp_path):
